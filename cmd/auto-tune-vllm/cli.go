@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/gcs"
+	rayb "github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/ray"
+)
+
+// globals are available to every command.
+type globals struct {
+	LogLevel string `help:"Log level: debug, info, warn, error." default:"info" enum:"debug,info,warn,error" env:"ATV_LOG_LEVEL"`
+	StateDir string `help:"Where records of Ray heads we start are kept (default: $XDG_STATE_HOME/auto-tune-vllm/ray-heads)." env:"ATV_STATE_DIR" placeholder:"DIR"`
+
+	io  streams
+	log *slog.Logger
+}
+
+type cli struct {
+	globals
+	Optimize optimizeCmd `cmd:"" help:"Tune vLLM flags for a study config."`
+	Ray      rayCmd      `cmd:"" help:"Inspect and clean up Ray clusters."`
+}
+
+type rayCmd struct {
+	Status  rayStatusCmd  `cmd:"" help:"Show a Ray cluster's nodes, resources, version and dashboard, read from its GCS."`
+	Doctor  rayDoctorCmd  `cmd:"" help:"List every Ray process on this host, grouped by cluster."`
+	Cleanup rayCleanupCmd `cmd:"" help:"Kill exactly one cluster's processes (--session) or those of heads we started whose owner died (--stale)."`
+}
+
+// run parses args, runs the command and returns the exit code.
+func run(ctx context.Context, args []string, io streams) int {
+	var c cli
+	exitCode := -1
+	parser, err := kong.New(&c,
+		kong.Name("auto-tune-vllm"),
+		kong.Description("Find the best vllm serve flags for a model on given hardware.\n\n"+exitCodesHelp),
+		kong.Writers(io.Stdout, io.Stderr),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.UsageOnError(),
+		kong.Bind(&c.globals),
+	)
+	if err != nil {
+		fmt.Fprintln(io.Stderr, "internal error:", err)
+		return exitFailure
+	}
+	kctx, err := parser.Parse(args)
+	if exitCode >= 0 { // --help
+		return exitCode
+	}
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "auto-tune-vllm: error: %v\n", err)
+		return exitUsage
+	}
+	c.io = io
+	if c.StateDir == "" {
+		c.StateDir = io.defaultStateDir()
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	c.log = newLogger(io.Stderr, level)
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	return report(ctx, io, kctx.Run(&c.globals))
+}
+
+// exitError carries a specific exit code (with an optional message).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// report prints err once, in one place, and maps it to an exit code.
+func report(ctx context.Context, io streams, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var noCluster *rayb.NoClusterError
+	var ee *exitError
+	switch {
+	case errors.Is(context.Cause(ctx), errInterrupted) || errors.Is(err, errInterrupted):
+		fmt.Fprintf(io.Stderr, "ERROR: %v\n", context.Cause(ctx))
+		return exitInterrupted
+	case errors.As(err, &noCluster):
+		fmt.Fprintln(io.Stderr, err.Error())
+		fmt.Fprintln(io.Stderr, "Use --start-ray-head to automatically start a Ray head, or start one manually:")
+		fmt.Fprintln(io.Stderr, "  ray start --head")
+		return exitFailure
+	case errors.As(err, &ee):
+		if ee.err != nil {
+			fmt.Fprintf(io.Stderr, "ERROR: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	msg := err.Error()
+	if errors.Is(err, gcs.ErrNoCluster) && !strings.HasPrefix(msg, "Failed to connect") {
+		msg = "Failed to connect to Ray cluster: " + msg
+	}
+	fmt.Fprintf(io.Stderr, "ERROR: %s\n", msg)
+	return exitFailure
+}
+
+func printJSON(io streams, v any) error {
+	enc := json.NewEncoder(io.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// streams is the process boundary: everything the commands read from or
+// write to the outside world comes through here, so tests run commands
+// in-process with buffers and a fake environment.
+type streams struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Environ        []string
+	Home           string
+	Executable     string
+}
+
+func systemStreams() streams {
+	home, _ := os.UserHomeDir()
+	exe, _ := os.Executable()
+	return streams{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Environ: os.Environ(), Home: home, Executable: exe}
+}
+
+// defaultStateDir is where head state files live: per user, independent of
+// TMPDIR, so a later `ray doctor` finds what an earlier run recorded.
+func (s streams) defaultStateDir() string {
+	if v := s.Getenv("XDG_STATE_HOME"); v != "" {
+		return filepath.Join(v, "auto-tune-vllm", "ray-heads")
+	}
+	return filepath.Join(s.Home, ".local", "state", "auto-tune-vllm", "ray-heads")
+}
+
+func (s streams) tempRoot() string {
+	if v := s.Getenv("TMPDIR"); v != "" {
+		return v
+	}
+	return "/tmp"
+}

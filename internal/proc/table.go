@@ -1,0 +1,227 @@
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	gnet "github.com/shirou/gopsutil/v4/net"
+	"github.com/shirou/gopsutil/v4/process"
+)
+
+// Info is one process in a snapshot of the host's process table.
+type Info struct {
+	PID       int
+	PPID      int
+	PGID      int
+	Name      string // kernel comm (15 chars at most)
+	Cmdline   []string
+	StartTime time.Time
+	Zombie    bool
+
+	p       *process.Process
+	env     map[string]string
+	envRead bool
+}
+
+// Env returns the value of key in the process's environment ("" if unset or
+// unreadable). The environment is read once, on first use.
+func (i *Info) Env(key string) string {
+	if !i.envRead {
+		i.envRead = true
+		if i.p != nil {
+			if kv, err := i.p.Environ(); err == nil {
+				i.env = make(map[string]string, len(kv))
+				for _, e := range kv {
+					if k, v, ok := strings.Cut(e, "="); ok {
+						i.env[k] = v
+					}
+				}
+			}
+		}
+	}
+	return i.env[key]
+}
+
+// CommandLine is the process's argv joined by spaces.
+func (i *Info) CommandLine() string { return strings.Join(i.Cmdline, " ") }
+
+// Snapshot lists every process on the host that can be read. Processes that
+// exit while being read are skipped.
+func Snapshot(ctx context.Context) ([]*Info, error) {
+	ps, err := process.ProcessesWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	self := os.Getpid()
+	out := make([]*Info, 0, len(ps))
+	for _, p := range ps {
+		if int(p.Pid) == self {
+			continue
+		}
+		info, err := read(ctx, p)
+		if err != nil {
+			continue
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].PID < out[b].PID })
+	return out, nil
+}
+
+// Lookup reads one process; it fails when pid does not exist.
+func Lookup(ctx context.Context, pid int) (*Info, error) {
+	p, err := process.NewProcessWithContext(ctx, int32(pid))
+	if err != nil {
+		return nil, err
+	}
+	return read(ctx, p)
+}
+
+func read(ctx context.Context, p *process.Process) (*Info, error) {
+	ppid, err := p.PpidWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := p.CreateTimeWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{PID: int(p.Pid), PPID: int(ppid), StartTime: time.UnixMilli(ms), p: p}
+	info.Name, _ = p.NameWithContext(ctx)
+	info.Cmdline, _ = p.CmdlineSliceWithContext(ctx)
+	if st, err := p.StatusWithContext(ctx); err == nil && len(st) > 0 {
+		info.Zombie = st[0] == process.Zombie
+	}
+	if pg, err := syscall.Getpgid(info.PID); err == nil {
+		info.PGID = pg
+	}
+	return info, nil
+}
+
+// StartTime returns the kernel start time of pid.
+func StartTime(pid int) (time.Time, error) {
+	p, err := process.NewProcess(int32(pid))
+	if err != nil {
+		return time.Time{}, err
+	}
+	ms, err := p.CreateTime()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms), nil
+}
+
+// sameStart tolerates the rounding of start times stored in state files.
+func sameStart(a, b time.Time) bool {
+	d := a.Sub(b)
+	return d > -time.Second && d < time.Second
+}
+
+// Alive reports whether pid runs (not a zombie) and, when start is non-zero,
+// is still the process that started at start rather than a recycled PID.
+func Alive(pid int, start time.Time) bool {
+	if pid <= 0 {
+		return false
+	}
+	info, err := Lookup(context.Background(), pid)
+	if err != nil || info.Zombie {
+		return false
+	}
+	return start.IsZero() || sameStart(info.StartTime, start)
+}
+
+// Kill signals pid only if it is still the process that started at start.
+func Kill(pid int, start time.Time, sig syscall.Signal) error {
+	if !Alive(pid, start) {
+		return nil
+	}
+	return ignoreGone(syscall.Kill(pid, sig))
+}
+
+// Sweep SIGKILLs every live process for which match is true (each checked by
+// start time just before the signal) and waits up to timeout for all of them
+// to be gone. It returns the processes it signalled and, if some survive, an
+// error naming them.
+func Sweep(ctx context.Context, match func(*Info) bool, timeout time.Duration) ([]*Info, error) {
+	var killed []*Info
+	seen := map[int]bool{}
+	deadline := time.Now().Add(timeout)
+	for {
+		snap, err := Snapshot(ctx)
+		if err != nil {
+			return killed, err
+		}
+		var left []*Info
+		for _, p := range snap {
+			if p.Zombie || !match(p) {
+				continue
+			}
+			left = append(left, p)
+			if err := Kill(p.PID, p.StartTime, syscall.SIGKILL); err != nil {
+				return killed, fmt.Errorf("kill pid %d: %w", p.PID, err)
+			}
+			if !seen[p.PID] {
+				seen[p.PID] = true
+				killed = append(killed, p)
+			}
+		}
+		if len(left) == 0 {
+			return killed, nil
+		}
+		if time.Now().After(deadline) {
+			return killed, &LeftError{Left: left}
+		}
+		select {
+		case <-ctx.Done():
+			return killed, context.Cause(ctx)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// LeftError names processes that survived a sweep.
+type LeftError struct{ Left []*Info }
+
+func (e *LeftError) Error() string {
+	parts := make([]string, len(e.Left))
+	for i, p := range e.Left {
+		parts[i] = fmt.Sprintf("%d (%s)", p.PID, p.Name)
+	}
+	return fmt.Sprintf("%d process(es) still running: %s", len(e.Left), strings.Join(parts, ", "))
+}
+
+// ErrLeft matches a *LeftError with errors.Is.
+var ErrLeft = errors.New("processes left")
+
+func (e *LeftError) Is(target error) bool { return target == ErrLeft }
+
+// ListeningPorts maps PIDs to the TCP ports they listen on.
+func ListeningPorts(ctx context.Context) (map[int][]int, error) {
+	conns, err := gnet.ConnectionsWithContext(ctx, "tcp")
+	if err != nil {
+		return nil, fmt.Errorf("list sockets: %w", err)
+	}
+	out := map[int][]int{}
+	seen := map[[2]int]bool{}
+	for _, c := range conns {
+		if c.Status != "LISTEN" || c.Pid == 0 {
+			continue
+		}
+		k := [2]int{int(c.Pid), int(c.Laddr.Port)}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out[int(c.Pid)] = append(out[int(c.Pid)], int(c.Laddr.Port))
+	}
+	for _, ports := range out {
+		sort.Ints(ports)
+	}
+	return out, nil
+}

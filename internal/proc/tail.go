@@ -1,0 +1,76 @@
+package proc
+
+import (
+	"io"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Tail is an io.Writer that keeps the last n lines written to it.
+type Tail struct {
+	mu      sync.Mutex
+	n       int
+	lines   []string
+	partial strings.Builder
+}
+
+// NewTail keeps the last n lines.
+func NewTail(n int) *Tail { return &Tail{n: n} }
+
+func (t *Tail) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := string(b)
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			t.partial.WriteString(s)
+			break
+		}
+		t.partial.WriteString(s[:i])
+		t.push(t.partial.String())
+		t.partial.Reset()
+		s = s[i+1:]
+	}
+	return len(b), nil
+}
+
+func (t *Tail) push(line string) {
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.n {
+		t.lines = append(t.lines[:0], t.lines[len(t.lines)-t.n:]...)
+	}
+}
+
+// String returns the kept lines, including an unfinished last line.
+func (t *Tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := strings.Join(t.lines, "\n")
+	if t.partial.Len() > 0 {
+		if out != "" {
+			out += "\n"
+		}
+		out += t.partial.String()
+	}
+	return out
+}
+
+// fileTail returns the last n lines of the file at path (reading at most its
+// last 64 KiB).
+func fileTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const maxRead = 64 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > maxRead {
+		f.Seek(st.Size()-maxRead, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	t := NewTail(n)
+	t.Write(b)
+	return strings.TrimRight(t.String(), "\n")
+}
