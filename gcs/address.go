@@ -97,7 +97,7 @@ func FindAddress(o FindOptions) (Address, error) {
 		path := filepath.Join(root, BootstrapFile)
 		b, err := os.ReadFile(path)
 		if err != nil {
-			looked = append(looked, path)
+			looked = append(looked, root)
 			continue
 		}
 		hp, err := normalize(strings.TrimSpace(string(b)))
@@ -106,7 +106,7 @@ func FindAddress(o FindOptions) (Address, error) {
 		}
 		return Address{HostPort: hp, Source: path}, nil
 	}
-	return Address{}, fmt.Errorf("%w: RAY_ADDRESS is not set and no %s", ErrNoCluster, strings.Join(looked, ", "))
+	return Address{}, fmt.Errorf("%w: RAY_ADDRESS is not set and there is no %s in %s", ErrNoCluster, BootstrapFile, strings.Join(looked, " or "))
 }
 
 // normalize turns the address forms users give into host:port.

@@ -178,6 +178,9 @@ func (c *Client) transportErr(method string, err error) error {
 		return fmt.Errorf("%w at %s: %s", ErrUnreachable, c.addr, unavailableReason(s))
 	case s.Code() == codes.Canceled:
 		return fmt.Errorf("GCS %s %s: %w", c.addr, method, context.Canceled)
+	// Checked before auth: Ray reports it as an "AuthError" too.
+	case strings.Contains(s.Message()+fmt.Sprint(s.Details()), "WrongClusterID"):
+		return fmt.Errorf("GCS %s %s: the cluster at this address restarted (cluster ID changed): reconnect", c.addr, method)
 	case s.Code() == codes.Unauthenticated,
 		s.Code() == codes.Aborted && (strings.Contains(s.Message(), "Auth") || strings.Contains(s.Message(), "Unauthenticated")):
 		hint := "set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH to the cluster's token (ray get-auth-token)"
@@ -185,8 +188,6 @@ func (c *Client) transportErr(method string, err error) error {
 			hint = "the token was rejected; check RAY_AUTH_TOKEN / RAY_AUTH_TOKEN_PATH / ~/.ray/auth_token"
 		}
 		return fmt.Errorf("%w at %s (%s): %s", ErrAuth, c.addr, s.Message(), hint)
-	case s.Code() == codes.Aborted && strings.Contains(s.Message()+fmt.Sprint(s.Details()), "WrongClusterID"):
-		return fmt.Errorf("GCS %s %s: the cluster at this address restarted (cluster ID changed): reconnect", c.addr, method)
 	case s.Code() == codes.Unimplemented:
 		return fmt.Errorf("GCS %s %s: %w", c.addr, method, ErrUnimplemented)
 	}

@@ -92,6 +92,7 @@ type Head struct {
 
 	opts     Options
 	p        *proc.Process
+	reaper   *proc.GroupReaper
 	state    State
 	stopOnce sync.Once
 	stopErr  error
@@ -147,6 +148,14 @@ func Start(ctx context.Context, opts Options) (*Head, error) {
 		os.RemoveAll(tempDir)
 		return nil, fmt.Errorf("start ray head: %w", err)
 	}
+	// If we die (even by SIGKILL), the reaper kills the head's whole group:
+	// Ray fate-shares only its direct children with `ray start`.
+	reaper, err := proc.StartGroupReaper(p.PGID)
+	if err != nil {
+		p.Stop(context.WithoutCancel(ctx), 0)
+		os.RemoveAll(tempDir)
+		return nil, fmt.Errorf("start ray head: %w", err)
+	}
 	owner, _ := proc.StartTime(os.Getpid())
 	host, _ := os.Hostname()
 	h := &Head{
@@ -154,6 +163,7 @@ func Start(ctx context.Context, opts Options) (*Head, error) {
 		TempDir:      tempDir,
 		opts:         opts,
 		p:            p,
+		reaper:       reaper,
 		lost:         make(chan struct{}),
 		state: State{
 			ID: id, Hostname: host, OwnerPID: os.Getpid(), OwnerStart: owner,
@@ -379,6 +389,11 @@ func (h *Head) Stop(ctx context.Context) error {
 		h.opts.Logger.Info("Stopping Ray head that we started...")
 		h.markLost(errors.New("ray head stopped"))
 		h.stopErr = stopTree(ctx, h.p, &h.state, h.opts.StopGrace)
+		// Released only once the tree is gone: had we died during the stop,
+		// or if something survived it, the reaper still acts when we exit.
+		if h.stopErr == nil {
+			h.reaper.Release()
+		}
 		if h.stopErr == nil {
 			h.stopErr = h.removeFiles()
 		}

@@ -55,7 +55,7 @@ func (c *rayStatusCmd) Run(ctx context.Context, g *globals) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", shortID(n.ID), n.Address, state,
 			pair(n.Available["CPU"], n.Total["CPU"], count), pair(n.Available["GPU"], n.Total["GPU"], count),
-			pair(n.Available["memory"], n.Total["memory"], bytes), pair(n.Available["object_store_memory"], n.Total["object_store_memory"], bytes))
+			pair(n.Available["memory"], n.Total["memory"], byteSize), pair(n.Available["object_store_memory"], n.Total["object_store_memory"], byteSize))
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nResources (available / total):")
@@ -63,7 +63,7 @@ func (c *rayStatusCmd) Run(ctx context.Context, g *globals) error {
 	for _, k := range resourceKeys(cl.Total) {
 		f := count
 		if k == "memory" || k == "object_store_memory" {
-			f = bytes
+			f = byteSize
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", k, pair(cl.Available[k], cl.Total[k], f))
 	}
@@ -108,7 +108,7 @@ func count(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-func bytes(v float64) string {
+func byteSize(v float64) string {
 	const gib = 1 << 30
 	if v >= gib {
 		return fmt.Sprintf("%.1f GiB", v/gib)

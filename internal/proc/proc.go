@@ -34,6 +34,11 @@ type Spec struct {
 	Output  io.Writer
 	// TailLines is how many last lines of output errors quote (default 40).
 	TailLines int
+	// Stdin is given to the child as is (default: /dev/null).
+	Stdin *os.File
+	// Outlive lets the child survive us: no parent-death signal. Only for
+	// helpers that must act after we die (see StartGroupReaper).
+	Outlive bool
 }
 
 // Process is a started child.
@@ -99,7 +104,13 @@ func Start(spec Spec) (*Process, error) {
 		}
 		cmd.Stdout, cmd.Stderr = out, out
 	}
+	if spec.Stdin != nil {
+		cmd.Stdin = spec.Stdin
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if spec.Outlive {
+		cmd.SysProcAttr.Pdeathsig = 0
+	}
 
 	started := make(chan error, 1)
 	go func() {

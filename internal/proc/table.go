@@ -225,3 +225,9 @@ func ListeningPorts(ctx context.Context) (map[int][]int, error) {
 	}
 	return out, nil
 }
+
+// NewInfo builds an Info by hand, for snapshots made up in tests of code
+// that classifies processes.
+func NewInfo(pid, ppid, pgid int, name string, cmdline []string, env map[string]string, start time.Time) *Info {
+	return &Info{PID: pid, PPID: ppid, PGID: pgid, Name: name, Cmdline: cmdline, StartTime: start, env: env, envRead: true}
+}

@@ -43,18 +43,18 @@ func (t *Tail) push(line string) {
 	}
 }
 
-// String returns the kept lines, including an unfinished last line.
+// String returns the last n lines, counting an unfinished last line.
 func (t *Tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := strings.Join(t.lines, "\n")
+	lines := t.lines
 	if t.partial.Len() > 0 {
-		if out != "" {
-			out += "\n"
-		}
-		out += t.partial.String()
+		lines = append(append([]string{}, lines...), t.partial.String())
 	}
-	return out
+	if len(lines) > t.n {
+		lines = lines[len(lines)-t.n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // fileTail returns the last n lines of the file at path (reading at most its

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs a command in-process with the given environment.
+func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	s := streams{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }, Environ: environ, Home: t.TempDir()}
+	code := run(context.Background(), args, s)
+	return code, out.String(), errb.String()
+}
+
+func studyFile(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "study.yaml")
+	os.WriteFile(p, []byte("study:\n  name: t\n"), 0o644)
+	return p
+}
+
+func TestNoClusterExactError(t *testing.T) {
+	t.Parallel()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := l.Addr().String()
+	l.Close()
+	empty := t.TempDir()
+	cfg := studyFile(t)
+	tests := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		cause string
+	}{
+		{"no address anywhere", map[string]string{"RAY_TMPDIR": empty, "TMPDIR": empty},
+			[]string{"optimize", "--config", cfg, "--backend", "ray"},
+			"no Ray cluster found: RAY_ADDRESS is not set and there is no ray_current_cluster in " + filepath.Join(empty, "ray") + " or /tmp/ray"},
+		{"address that does not answer", map[string]string{"RAY_ADDRESS": closed},
+			[]string{"optimize", "--config", cfg, "--backend", "ray"},
+			"no Ray cluster found: GCS not reachable at " + closed + ": connection refused (address from RAY_ADDRESS)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tt.env, tt.args...)
+			want := "Failed to connect to Ray cluster: " + tt.cause + "\n" +
+				"Use --start-ray-head to automatically start a Ray head, or start one manually:\n" +
+				"  ray start --head\n"
+			if code != exitFailure || !strings.HasSuffix(stderr, want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant ending:\n%s", code, stderr, want)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	cfg := studyFile(t)
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"optimize"}, exitUsage, "--config"},
+		{[]string{"optimize", "--config", "/nonexistent.yaml"}, exitUsage, "/nonexistent.yaml"},
+		{[]string{"optimize", "--config", cfg, "--backend", "slurm"}, exitUsage, "--backend"},
+		{[]string{"optimize", "--config", cfg}, exitNotImplemented, "local backend"},
+		{[]string{"ray", "cleanup"}, exitUsage, "--session ID"},
+		{[]string{"ray", "cleanup", "--session", "x", "--stale"}, exitUsage, "can't be used together"},
+		{[]string{"ray", "status", "--address", "ray://h:10001"}, exitFailure, "Ray Client"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runCLI(t, map[string]string{}, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", tt.args, code, tt.code, stderr, tt.want)
+		}
+	}
+}
+
+func TestHelpListsExitCodes(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCLI(t, nil, "optimize", "--help")
+	if code != 0 || !strings.Contains(out, "130 interrupted") || !strings.Contains(out, "--start-ray-head") {
+		t.Errorf("exit %d, help:\n%s", code, out)
+	}
+}
