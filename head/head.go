@@ -246,7 +246,7 @@ func (h *Head) waitReady(ctx context.Context) error {
 	}()
 	timeout := time.NewTimer(h.opts.ReadyTimeout)
 	defer timeout.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		if h.p.Exited() {
