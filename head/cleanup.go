@@ -200,8 +200,14 @@ func killCluster(ctx context.Context, c *Cluster, grace time.Duration) (int, err
 		}
 		return c.SessionDir != "" && mentions(p.Cmdline, c.SessionDir)
 	}
-	killed, err := proc.Sweep(ctx, match, 10*time.Second)
-	return len(c.Processes) + len(killed), err
+	swept, err := proc.Sweep(ctx, match, 10*time.Second)
+	n := len(c.Processes)
+	for _, p := range swept {
+		if _, member := members[p.PID]; !member {
+			n++ // escaped attribution, found by the cluster's own rules
+		}
+	}
+	return n, err
 }
 
 func sameStartTime(a, b time.Time) bool {

@@ -19,6 +19,7 @@ type optimizeCmd struct {
 	DashboardHost   string        `help:"Bind address of the dashboard of a head we start." default:"0.0.0.0" placeholder:"HOST"`
 	RayTempDir      string        `help:"Parent directory of a started head's private temp dir (default: TMPDIR or /tmp)." placeholder:"DIR"`
 	RayStartTimeout time.Duration `help:"How long a started head may take to become ready." default:"120s"`
+	RayProbeTimeout time.Duration `help:"Deadline of the cluster detection probe." default:"2s"`
 	Trials          int           `help:"Number of trials (overrides the config's n_trials)." placeholder:"N"`
 	Retain          bool          `help:"Debug: leave a head we started running at exit instead of stopping it." hidden:""`
 	Hold            bool          `help:"Debug: after connecting, hold the cluster until interrupted." hidden:""`
@@ -85,10 +86,11 @@ func (o *optimizeCmd) connect(ctx context.Context, g *globals) (*rayb.Cluster, e
 		tempRoot = g.io.tempRoot()
 	}
 	return rayb.Connect(ctx, rayb.ClusterOptions{
-		Find:      gcs.FindOptions{Address: o.RayAddress, Getenv: g.io.Getenv},
-		StartHead: o.StartRayHead,
-		Token:     token.Value,
-		Logger:    g.log,
+		Find:         gcs.FindOptions{Address: o.RayAddress, Getenv: g.io.Getenv},
+		StartHead:    o.StartRayHead,
+		Token:        token.Value,
+		ProbeTimeout: o.RayProbeTimeout,
+		Logger:       g.log,
 		Head: head.Options{
 			Env:           g.io.Environ,
 			TempRoot:      tempRoot,
