@@ -153,38 +153,23 @@ func killCluster(ctx context.Context, c *Cluster, grace time.Duration) (int, err
 	for _, p := range c.Processes {
 		members[p.PID] = p.Started
 	}
-	waitGone := func(pids []Process, d time.Duration) {
-		deadline := time.Now().Add(d)
-		for time.Now().Before(deadline) {
-			alive := false
-			for _, p := range pids {
-				if proc.Alive(p.PID, p.Started) {
-					alive = true
-					break
-				}
-			}
-			if !alive {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	var starters, rest []Process
+	var starters, rest []proc.Ref
 	for _, p := range c.Processes {
 		if p.Role == RoleRayStart {
-			starters = append(starters, p)
+			starters = append(starters, proc.Ref{PID: p.PID, Start: p.Started})
 		} else {
-			rest = append(rest, p)
+			rest = append(rest, proc.Ref{PID: p.PID, Start: p.Started})
 		}
 	}
-	for _, p := range starters {
-		_ = proc.Kill(p.PID, p.Started, syscall.SIGTERM)
+	for _, group := range []struct {
+		refs  []proc.Ref
+		grace time.Duration
+	}{{starters, grace}, {rest, grace / 2}} {
+		for _, r := range group.refs {
+			_ = proc.Kill(r.PID, r.Start, syscall.SIGTERM)
+		}
+		proc.WaitGone(ctx, group.refs, group.grace)
 	}
-	waitGone(starters, grace)
-	for _, p := range rest {
-		_ = proc.Kill(p.PID, p.Started, syscall.SIGTERM)
-	}
-	waitGone(rest, grace/2)
 
 	stopBegan := time.Now()
 	var owned func(*proc.Info) bool
@@ -192,7 +177,7 @@ func killCluster(ctx context.Context, c *Cluster, grace time.Duration) (int, err
 		owned = ownedBy(c.state, stopBegan)
 	}
 	match := func(p *proc.Info) bool {
-		if st, ok := members[p.PID]; ok && sameStartTime(st, p.StartTime) {
+		if st, ok := members[p.PID]; ok && proc.SameStart(st, p.StartTime) {
 			return true
 		}
 		if owned != nil && owned(p) {
@@ -208,11 +193,6 @@ func killCluster(ctx context.Context, c *Cluster, grace time.Duration) (int, err
 		}
 	}
 	return n, err
-}
-
-func sameStartTime(a, b time.Time) bool {
-	d := a.Sub(b)
-	return d > -time.Second && d < time.Second
 }
 
 // removeOwned deletes the temp dir and state file of a head we started.

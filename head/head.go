@@ -413,21 +413,12 @@ func (h *Head) removeFiles() error {
 	return removeState(h.opts.StateDir, h.state.ID)
 }
 
-// stopTree stops the head whose state is st; p is our handle on `ray start`
-// when we are its parent (nil after a crash of the owner).
+// stopTree stops the head started as p whose state is st.
 func stopTree(ctx context.Context, p *proc.Process, st *State, grace time.Duration) error {
 	stopBegan := time.Now()
-	if p != nil {
-		_ = p.Signal(syscall.SIGTERM)
-		if err := p.KillAfter(ctx, grace); err != nil {
-			return err
-		}
-	} else if proc.Alive(st.PID, st.Start) {
-		_ = proc.Kill(st.PID, st.Start, syscall.SIGTERM)
-		deadline := time.Now().Add(grace)
-		for proc.Alive(st.PID, st.Start) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
+	_ = p.Signal(syscall.SIGTERM)
+	if err := p.KillAfter(ctx, grace); err != nil {
+		return err
 	}
 	_, err := proc.Sweep(ctx, ownedBy(st, stopBegan), 15*time.Second)
 	return err

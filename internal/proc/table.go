@@ -117,8 +117,9 @@ func StartTime(pid int) (time.Time, error) {
 	return time.UnixMilli(ms), nil
 }
 
-// sameStart tolerates the rounding of start times stored in state files.
-func sameStart(a, b time.Time) bool {
+// SameStart reports whether two start times name the same process; it
+// tolerates the rounding of start times stored in state files.
+func SameStart(a, b time.Time) bool {
 	d := a.Sub(b)
 	return d > -time.Second && d < time.Second
 }
@@ -133,7 +134,7 @@ func Alive(pid int, start time.Time) bool {
 	if err != nil || info.Zombie {
 		return false
 	}
-	return start.IsZero() || sameStart(info.StartTime, start)
+	return start.IsZero() || SameStart(info.StartTime, start)
 }
 
 // Kill signals pid only if it is still the process that started at start.
@@ -142,6 +143,38 @@ func Kill(pid int, start time.Time, sig syscall.Signal) error {
 		return nil
 	}
 	return ignoreGone(syscall.Kill(pid, sig))
+}
+
+// Ref names one process by PID and start time.
+type Ref struct {
+	PID   int
+	Start time.Time
+}
+
+// WaitGone waits up to d for every referenced process to be gone (or a
+// zombie) and reports whether they all are.
+func WaitGone(ctx context.Context, refs []Ref, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		alive := false
+		for _, r := range refs {
+			if Alive(r.PID, r.Start) {
+				alive = true
+				break
+			}
+		}
+		if !alive {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Sweep SIGKILLs every live process for which match is true (each checked by
