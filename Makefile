@@ -5,7 +5,7 @@ BIN       := bin/auto-tune-vllm
 RAY_VERSION ?= 2.60.0
 RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 
-.PHONY: all build test test-short bench lint proto demo clean ray-venv
+.PHONY: all build test test-short fuzz bench lint proto demo clean ray-venv
 
 all: build
 
@@ -17,6 +17,13 @@ build:
 test: build
 	@ray_bin="$(RAY_BIN)" && test -x "$$ray_bin/ray" || { echo "Ray setup failed (scripts/ray-venv.sh)"; exit 1; }; \
 	ATV_RAY_BIN="$(RAY_BIN)" ATV_RAY_PYTHON="$(RAY_BIN)/python" $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+# Short fuzz runs of the parsers of user input.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./tune/config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseExpr$$' -fuzztime $(FUZZTIME) ./tune/config
 
 # Unit tests only (no Ray, no processes of real programs).
 test-short:

@@ -26,6 +26,7 @@ type globals struct {
 type cli struct {
 	globals
 	Optimize optimizeCmd `cmd:"" help:"Tune vLLM flags for a study config."`
+	Validate validateCmd `cmd:"" help:"Check a study config and print the resolved study."`
 	Ray      rayCmd      `cmd:"" help:"Inspect and clean up Ray clusters."`
 }
 

@@ -25,7 +25,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, s
 
 func studyFile(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "study.yaml")
-	os.WriteFile(p, []byte("study:\n  name: t\n"), 0o644)
+	os.WriteFile(p, []byte("study:\n  name: t\noptimization:\n  preset: balanced\n  n_trials: 5\n  n_startup_trials: 2\nbenchmark:\n  model: m\n"), 0o644)
 	return p
 }
 
@@ -74,6 +74,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"optimize", "--config", "/nonexistent.yaml"}, exitUsage, "/nonexistent.yaml"},
 		{[]string{"optimize", "--config", cfg, "--backend", "slurm"}, exitUsage, "--backend"},
 		{[]string{"optimize", "--config", cfg}, exitNotImplemented, "local backend"},
+		{[]string{"optimize", "--config", filepath.Join(filepath.Dir(cfg), "..", "..")}, exitUsage, "--config"},
 		{[]string{"ray", "cleanup"}, exitUsage, "--session ID"},
 		{[]string{"ray", "cleanup", "--session", "x", "--stale"}, exitUsage, "can't be used together"},
 		{[]string{"ray", "status", "--address", "ray://h:10001"}, exitFailure, "Ray Client"},
@@ -91,5 +92,36 @@ func TestHelpListsExitCodes(t *testing.T) {
 	code, out, _ := runCLI(t, nil, "optimize", "--help")
 	if code != 0 || !strings.Contains(out, "130 interrupted") || !strings.Contains(out, "--start-ray-head") {
 		t.Errorf("exit %d, help:\n%s", code, out)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("optimization: {preset: balanced}\nbenchmark: {model: m}\nparameters:\n  max_num_seqs: {min: 8, max: 64, step: 8}\n"), 0o644)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("optimization:\n  samplr: tpe\nbenchmark: {}\n"), 0o644)
+
+	code, out, _ := runCLI(t, nil, "validate", "--config", good)
+	if code != 0 || !strings.Contains(out, "Configuration is valid") || !strings.Contains(out, "8 configurations") || !strings.Contains(out, "--max-num-seqs") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, nil, "validate", "--config", good, "--json")
+	if code != 0 || !strings.Contains(out, `"name": "IntDistribution"`) {
+		t.Errorf("json: exit %d:\n%s", code, out)
+	}
+	code, _, stderr := runCLI(t, nil, "validate", "--config", bad)
+	if code != exitFailure || !strings.Contains(stderr, "bad.yaml:2:3: optimization.samplr: unknown key (did you mean \"sampler\"?)") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+	// optimize checks the config before it starts anything.
+	code, _, stderr = runCLI(t, nil, "optimize", "--config", bad, "--start-ray-head")
+	if code != exitFailure || !strings.Contains(stderr, "is not valid") || strings.Contains(stderr, "Ray") {
+		t.Errorf("optimize with a bad config: exit %d %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, nil, "validate", "--config", filepath.Join(dir, "missing.yaml"))
+	if code != exitFailure || !strings.Contains(stderr, "missing.yaml") {
+		t.Errorf("missing file: exit %d %s", code, stderr)
 	}
 }

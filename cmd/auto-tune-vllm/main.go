@@ -32,12 +32,12 @@ var errInterrupted = errors.New("interrupted")
 const (
 	exitOK             = 0
 	exitFailure        = 1
-	exitUsage          = 2
+	exitUsage          = 2 // bad flags or arguments
 	exitNotImplemented = 3
 	exitInterrupted    = 130
 )
 
-const exitCodesHelp = "Exit codes: 0 success, 1 failure, 2 invalid usage or config, 3 step not available in this build, 130 interrupted."
+const exitCodesHelp = "Exit codes: 0 success, 1 failure (including an invalid study config), 2 invalid command-line usage, 3 step not available in this build, 130 interrupted."
 
 func signalName(sig os.Signal) string {
 	switch sig {

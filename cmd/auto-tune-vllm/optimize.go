@@ -9,6 +9,7 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/gcs"
 	"github.com/auto-tune-vllm/auto-tune-vllm/head"
 	rayb "github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/ray"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 )
 
 type optimizeCmd struct {
@@ -28,6 +29,21 @@ type optimizeCmd struct {
 func (o *optimizeCmd) Help() string { return exitCodesHelp }
 
 func (o *optimizeCmd) Run(ctx context.Context, g *globals) (err error) {
+	// Checked before anything starts: a typo must not cost a Ray head start.
+	study, err := config.Load(o.Config, g.io.Getenv)
+	if err != nil {
+		if config.IsErrors(err) {
+			fmt.Fprintf(g.io.Stderr, "%s is not valid:\n%v\n", o.Config, err)
+			return &exitError{code: exitFailure}
+		}
+		return err
+	}
+	for _, w := range study.Warnings {
+		g.log.Warn(w)
+	}
+	if o.Trials > 0 {
+		study.NTrials = o.Trials
+	}
 	backend := o.Backend
 	if backend == "" {
 		backend = "local"

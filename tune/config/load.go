@@ -1,0 +1,689 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+)
+
+// Defaults of the Python tool (reference §2), and of our own sections.
+const (
+	DefaultModel          = "RedHatAI/Qwen3-30B-A3B-FP8-dynamic"
+	DefaultNTrials        = 100
+	DefaultStartupTrials  = 10
+	DefaultRate           = 50
+	DefaultStartupTimeout = 300 * time.Second
+)
+
+// Samplers we implement. The Python tool also named gp and botorch.
+var Samplers = []string{"tpe", "random", "grid", "nsga2"}
+
+// BenchmarkTypes are the load generators a trial can use.
+var BenchmarkTypes = []string{"builtin", "guidellm", "vllm-bench", "command"}
+
+// Presets map to exactly the Python tool's objectives.
+var Presets = map[string][]Objective{
+	"high_throughput": {{MetricThroughput, "maximize", "mean"}},
+	"low_latency":     {{MetricLatency, "minimize", "p95"}},
+	"balanced":        {{MetricThroughput, "maximize", "mean"}, {MetricLatency, "minimize", "median"}},
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// Load reads and validates a study config. getenv serves ${VAR} expansion
+// (os.Getenv in production). The error, if any, is an Errors listing every
+// problem found.
+func Load(path string, getenv func(string) string) (*Study, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, getenv)
+}
+
+// Parse is Load for a config already in memory; name is used in messages.
+func Parse(name string, data []byte, getenv func(string) string) (*Study, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	s := &Study{File: name}
+	data = expand(data, getenv, &s.Warnings)
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, Errors{{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	d := &dec{file: name}
+	if len(doc.Content) == 0 {
+		return nil, Errors{{File: name, Msg: "the file is empty; a study needs at least `optimization` and `benchmark` sections"}}
+	}
+	root := resolve(doc.Content[0])
+	var raw rawStudy
+	d.mapping(root, "", map[string]handler{
+		"study":                        func(_, v *yaml.Node, f string) { d.study(v, f, s) },
+		"optimization":                 func(k, v *yaml.Node, f string) { raw.optimization = v; raw.optKey = k },
+		"benchmark":                    func(k, v *yaml.Node, f string) { raw.benchmark = v; raw.benchKey = k },
+		"server":                       func(_, v *yaml.Node, f string) { raw.server = v },
+		"parameters":                   func(_, v *yaml.Node, f string) { raw.parameters = v },
+		"static_parameters":            func(_, v *yaml.Node, f string) { s.Static = d.values(v, f, false) },
+		"static_environment_variables": func(_, v *yaml.Node, f string) { s.StaticEnv = d.values(v, f, true) },
+		"baseline":                     func(_, v *yaml.Node, f string) { raw.baseline = v; raw.hasBaseline = true },
+		"constraints":                  func(_, v *yaml.Node, f string) { raw.constraints = v },
+		"slo":                          func(_, v *yaml.Node, f string) { raw.slo = v },
+		"logging":                      func(_, v *yaml.Node, f string) { d.logging(v, f, s) },
+	})
+	if root.Kind == yaml.MappingNode {
+		if raw.optimization == nil {
+			d.fail(root, "optimization", "section missing: it names the objectives (or a preset), the sampler and the number of trials")
+		}
+		if raw.benchmark == nil {
+			d.fail(root, "benchmark", "section missing: it names the model and the load to apply")
+		}
+	}
+	d.optimization(raw.optimization, "optimization", s)
+	d.benchmark(raw.benchmark, "benchmark", s)
+	d.server(raw.server, "server", s)
+	d.parameters(raw.parameters, "parameters", s)
+	d.baseline(raw.baseline, raw.hasBaseline, "baseline", s)
+	d.constraints(raw.constraints, "constraints", s)
+	d.slos(raw.slo, "slo", s)
+	if len(d.errs) > 0 {
+		return nil, d.errs
+	}
+	return s, nil
+}
+
+type rawStudy struct {
+	optimization, benchmark, server, parameters, baseline, constraints, slo *yaml.Node
+	optKey, benchKey                                                        *yaml.Node
+	hasBaseline                                                             bool
+}
+
+// expand substitutes ${VAR} and ${VAR:-default} in the raw text, as the
+// Python tool does (so values may change type). An unset ${VAR} without a
+// default becomes "" with a warning naming the line.
+func expand(data []byte, getenv func(string) string, warnings *[]string) []byte {
+	lines := bytes.Split(data, []byte("\n"))
+	for i, line := range lines {
+		if !bytes.Contains(line, []byte("${")) {
+			continue
+		}
+		lines[i] = envRef.ReplaceAllFunc(line, func(m []byte) []byte {
+			sub := envRef.FindSubmatch(m)
+			name, hasDefault := string(sub[1]), len(sub[2]) > 0
+			if v := getenv(name); v != "" {
+				return []byte(v)
+			}
+			if hasDefault {
+				return sub[3]
+			}
+			*warnings = append(*warnings, fmt.Sprintf("line %d: environment variable %s is not set; using an empty string", i+1, name))
+			return nil
+		})
+	}
+	return bytes.Join(lines, []byte("\n"))
+}
+
+func (d *dec) study(n *yaml.Node, field string, s *Study) {
+	var nameNode, urlNode *yaml.Node
+	d.mapping(n, field, map[string]handler{
+		"name":         func(k, v *yaml.Node, f string) { s.Name, _ = d.str(v, f); nameNode = k },
+		"prefix":       func(k, v *yaml.Node, f string) { s.NamePrefix, _ = d.str(v, f) },
+		"database_url": func(k, v *yaml.Node, f string) { s.DatabaseURL, _ = d.str(v, f); urlNode = k },
+		"storage_file": func(k, v *yaml.Node, f string) { s.StorageFile, _ = d.str(v, f) },
+	})
+	if s.Name != "" && s.NamePrefix != "" {
+		d.fail(nameNode, field, "give either name (an exact name, resumable) or prefix (a new generated name per study), not both")
+	}
+	if s.DatabaseURL != "" && s.StorageFile != "" {
+		d.fail(urlNode, field, "give either database_url (PostgreSQL) or storage_file (SQLite), not both")
+	}
+	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgresql://") && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "sqlite:///") {
+		d.fail(urlNode, join(field, "database_url"), "%q is not supported: use postgresql://user:pass@host/db, sqlite:///path, or storage_file", s.DatabaseURL)
+	}
+}
+
+func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
+	s.Sampler, s.NTrials, s.NStartupTrials, s.MaxConcurrent = "tpe", DefaultNTrials, DefaultStartupTrials, 1
+	var approach string
+	var approachNode, presetNode, objectiveNode, objectivesNode, concNode *yaml.Node
+	var objectives []Objective
+	legacy := false
+	d.mapping(n, field, map[string]handler{
+		"preset": func(k, v *yaml.Node, f string) {
+			presetNode = k
+			s.Preset, _ = d.oneOf(v, f, "high_throughput", "low_latency", "balanced")
+		},
+		"approach": func(k, v *yaml.Node, f string) {
+			approachNode = k
+			approach, _ = d.oneOf(v, f, "single_objective", "multi_objective")
+		},
+		"objective": func(k, v *yaml.Node, f string) {
+			objectiveNode = k
+			objectives, legacy = d.legacyObjective(v, f)
+		},
+		"objectives": func(k, v *yaml.Node, f string) {
+			objectivesNode = k
+			if v.Kind != yaml.SequenceNode {
+				d.fail(v, f, "must be a list of {metric, direction, percentile}, got %s", describe(v))
+				return
+			}
+			for i, c := range v.Content {
+				if o, ok := d.objective(resolve(c), fmt.Sprintf("%s[%d]", f, i)); ok {
+					objectives = append(objectives, o)
+				}
+			}
+		},
+		"sampler": func(_, v *yaml.Node, f string) {
+			if str, ok := d.str(v, f); ok && (strings.EqualFold(str, "gp") || strings.EqualFold(str, "botorch")) {
+				d.fail(v, f, "%q is not available in auto-tune-vllm; allowed: %s (tpe is the default)", str, strings.Join(Samplers, ", "))
+				return
+			}
+			s.Sampler, _ = d.oneOf(v, f, Samplers...)
+		},
+		"seed": func(_, v *yaml.Node, f string) {
+			if i, ok := d.integer(v, f, 0); ok {
+				seed := int64(i)
+				s.Seed = &seed
+			}
+		},
+		"n_trials":         func(_, v *yaml.Node, f string) { s.NTrials, _ = d.integer(v, f, 1) },
+		"n_startup_trials": func(_, v *yaml.Node, f string) { s.NStartupTrials, _ = d.integer(v, f, 0) },
+		"max_concurrent": func(k, v *yaml.Node, f string) {
+			if concNode != nil {
+				d.fail(k, f, "max_concurrent and max_concurrent_trials mean the same; give one")
+			}
+			concNode = k
+			s.MaxConcurrent, _ = d.integer(v, f, 1)
+		},
+		"max_concurrent_trials": func(k, v *yaml.Node, f string) {
+			if concNode != nil {
+				d.fail(k, f, "max_concurrent and max_concurrent_trials mean the same; give one")
+			}
+			concNode = k
+			s.MaxConcurrent, _ = d.integer(v, f, 1)
+		},
+	})
+	switch {
+	case s.Preset != "":
+		// The Python tool let a preset silently override explicit objectives.
+		if objectivesNode != nil || objectiveNode != nil || approachNode != nil {
+			at := objectivesNode
+			if at == nil {
+				at = objectiveNode
+			}
+			if at == nil {
+				at = approachNode
+			}
+			d.fail(at, field, "preset %q already sets the objectives; remove the preset or the objective settings", s.Preset)
+		}
+		s.Objectives = Presets[s.Preset]
+	case len(objectives) > 0:
+		// Unlike the Python tool, objectives are honoured without `approach`.
+		s.Objectives = objectives
+		if approach == "single_objective" && len(objectives) != 1 && !legacy {
+			d.fail(approachNode, join(field, "approach"), "single_objective needs exactly one objective, got %d", len(objectives))
+		}
+		if approach == "multi_objective" && len(objectives) < 2 {
+			d.fail(approachNode, join(field, "approach"), "multi_objective needs at least two objectives, got %d", len(objectives))
+		}
+	case approach != "":
+		d.fail(approachNode, field, "approach %s needs objectives: add `objectives:` with metric, direction and percentile", approach)
+	default:
+		s.Objectives = []Objective{{MetricThroughput, "maximize", "mean"}}
+	}
+	_ = presetNode
+	if s.Sampler == "nsga2" && len(s.Objectives) == 1 {
+		d.fail(n, join(field, "sampler"), "nsga2 is a multi-objective sampler; use tpe for a single objective")
+	}
+	if s.Sampler == "tpe" && s.NStartupTrials >= s.NTrials && n != nil {
+		// Not an error: the whole study is then random search, which is legal.
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: n_startup_trials (%d) ≥ n_trials (%d): every trial will be sampled at random", field, s.NStartupTrials, s.NTrials))
+	}
+}
+
+// legacyObjective reads `objective:` as the Python tool does: "maximize",
+// "minimize", a list (throughput + latency), or a structured mapping.
+func (d *dec) legacyObjective(v *yaml.Node, f string) ([]Objective, bool) {
+	switch v.Kind {
+	case yaml.MappingNode:
+		o, ok := d.objective(v, f)
+		if !ok {
+			return nil, false
+		}
+		return []Objective{o}, false
+	case yaml.SequenceNode:
+		return []Objective{{MetricThroughput, "maximize", "median"}, {MetricLatency, "minimize", "median"}}, true
+	}
+	dir, ok := d.oneOf(v, f, "maximize", "minimize")
+	if !ok {
+		return nil, false
+	}
+	if dir == "maximize" {
+		return []Objective{{MetricThroughput, "maximize", "median"}}, true
+	}
+	return []Objective{{MetricLatency, "minimize", "median"}}, true
+}
+
+func (d *dec) objective(n *yaml.Node, field string) (Objective, bool) {
+	o := Objective{Percentile: "median"}
+	before := len(d.errs)
+	d.mapping(n, field, map[string]handler{
+		"metric":     func(_, v *yaml.Node, f string) { o.Metric, _ = d.oneOf(v, f, Metrics...) },
+		"direction":  func(_, v *yaml.Node, f string) { o.Direction, _ = d.oneOf(v, f, "maximize", "minimize") },
+		"percentile": func(_, v *yaml.Node, f string) { o.Percentile, _ = d.oneOf(v, f, Percentiles...) },
+	})
+	if len(d.errs) > before {
+		return o, false
+	}
+	if o.Metric == "" || o.Direction == "" {
+		d.fail(n, field, "an objective needs metric (%s) and direction (maximize or minimize)", strings.Join(Metrics, ", "))
+		return o, false
+	}
+	if o.Percentile == "p50" {
+		o.Percentile = "median"
+	}
+	return o, true
+}
+
+func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
+	b := &s.Benchmark
+	*b = Benchmark{Type: "builtin", Model: DefaultModel, MaxSeconds: 300, PromptTokens: 1000, OutputTokens: 1000, Samples: 1000, Rate: DefaultRate, LoggingLevel: "INFO"}
+	optInt := func(dst **int) handler {
+		return func(_, v *yaml.Node, f string) {
+			if i, ok := d.integer(v, f, 0); ok {
+				*dst = &i
+			}
+		}
+	}
+	d.mapping(n, field, map[string]handler{
+		"benchmark_type": func(_, v *yaml.Node, f string) { b.Type, _ = d.oneOf(v, f, BenchmarkTypes...) },
+		"model":          func(_, v *yaml.Node, f string) { b.Model, _ = d.str(v, f) },
+		"max_seconds":    func(_, v *yaml.Node, f string) { b.MaxSeconds, _ = d.integer(v, f, 1) },
+		"dataset":        func(_, v *yaml.Node, f string) { b.Dataset, _ = d.str(v, f) },
+		"prompt_tokens":  func(_, v *yaml.Node, f string) { b.PromptTokens, _ = d.integer(v, f, 1) },
+		"output_tokens":  func(_, v *yaml.Node, f string) { b.OutputTokens, _ = d.integer(v, f, 1) },
+		"samples":        func(_, v *yaml.Node, f string) { b.Samples, _ = d.integer(v, f, 1) },
+		"rate":           func(_, v *yaml.Node, f string) { b.Rate, _ = d.integer(v, f, 1) },
+		// An unused legacy field of the Python tool, accepted for compatibility.
+		"concurrency": func(_, v *yaml.Node, f string) { d.integer(v, f, 1) },
+		"processor":   func(_, v *yaml.Node, f string) { b.Processor, _ = d.str(v, f) },
+		"logging_level": func(_, v *yaml.Node, f string) {
+			b.LoggingLevel, _ = d.oneOf(v, f, "TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+		},
+		"prompt_tokens_stdev": optInt(&b.PromptStdev),
+		"prompt_tokens_min":   optInt(&b.PromptMin),
+		"prompt_tokens_max":   optInt(&b.PromptMax),
+		"output_tokens_stdev": optInt(&b.OutputStdev),
+		"output_tokens_min":   optInt(&b.OutputMin),
+		"output_tokens_max":   optInt(&b.OutputMax),
+		"command":             func(_, v *yaml.Node, f string) { b.Command, _ = d.strList(v, f) },
+		"warmup_seconds": func(_, v *yaml.Node, f string) {
+			if x, ok := d.number(v, f); ok {
+				b.Warmup = time.Duration(x * float64(time.Second))
+			}
+		},
+	})
+	if b.Model == "" {
+		d.fail(n, join(field, "model"), "must not be empty")
+	}
+	if b.Type == "command" && len(b.Command) == 0 {
+		d.fail(n, join(field, "command"), "benchmark_type command needs `command:` (the program that prints the metrics as JSON)")
+	}
+	if b.PromptMin != nil && b.PromptMax != nil && *b.PromptMin > *b.PromptMax {
+		d.fail(n, join(field, "prompt_tokens_min"), "is greater than prompt_tokens_max")
+	}
+	if b.OutputMin != nil && b.OutputMax != nil && *b.OutputMin > *b.OutputMax {
+		d.fail(n, join(field, "output_tokens_min"), "is greater than output_tokens_max")
+	}
+}
+
+func (d *dec) server(n *yaml.Node, field string, s *Study) {
+	if n != nil && n.Kind == yaml.ScalarNode && n.Value == "none" {
+		if s.Benchmark.Type != "command" {
+			d.fail(n, field, "server: none needs benchmark_type: command (the command is then the whole trial)")
+		}
+		return
+	}
+	sv := &Server{Command: []string{"vllm", "serve", "{model}"}, Host: "127.0.0.1", ReadinessPath: "/health", StartupTimeout: DefaultStartupTimeout}
+	s.Server = sv
+	d.mapping(n, field, map[string]handler{
+		"command": func(_, v *yaml.Node, f string) {
+			if cmd, ok := d.strList(v, f); ok {
+				if len(cmd) == 0 {
+					d.fail(v, f, "must not be empty")
+					return
+				}
+				sv.Command = cmd
+			}
+		},
+		"host":           func(_, v *yaml.Node, f string) { sv.Host, _ = d.str(v, f) },
+		"readiness_path": func(_, v *yaml.Node, f string) { sv.ReadinessPath, _ = d.str(v, f) },
+		"startup_timeout": func(_, v *yaml.Node, f string) {
+			if x, ok := d.number(v, f); ok && x > 0 {
+				sv.StartupTimeout = time.Duration(x * float64(time.Second))
+			} else if ok {
+				d.fail(v, f, "must be a positive number of seconds")
+			}
+		},
+		"extra_args": func(_, v *yaml.Node, f string) { sv.ExtraArgs, _ = d.strList(v, f) },
+	})
+	if !strings.HasPrefix(sv.ReadinessPath, "/") {
+		d.fail(n, join(field, "readiness_path"), "must start with /, got %q", sv.ReadinessPath)
+	}
+	// The Python tool's magic variable still sets the start-up timeout.
+	for _, e := range s.StaticEnv {
+		if e.Name == "VLLM_STARTUP_TIMEOUT" {
+			var secs float64
+			if _, err := fmt.Sscan(e.Value.(string), &secs); err == nil && secs > 0 {
+				sv.StartupTimeout = time.Duration(secs * float64(time.Second))
+			}
+		}
+	}
+}
+
+func (d *dec) logging(n *yaml.Node, field string, s *Study) {
+	s.Logging.LogLevel = "INFO"
+	d.mapping(n, field, map[string]handler{
+		"file_path":    func(_, v *yaml.Node, f string) { s.Logging.FilePath, _ = d.str(v, f) },
+		"database_url": func(_, v *yaml.Node, f string) { s.Logging.DatabaseURL, _ = d.str(v, f) },
+		"log_level": func(_, v *yaml.Node, f string) {
+			s.Logging.LogLevel, _ = d.oneOf(v, f, "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+		},
+		// Present in a Python example, ignored there too.
+		"nfs_path": func(_, v *yaml.Node, f string) {},
+	})
+}
+
+// values reads static_parameters / static_environment_variables.
+func (d *dec) values(n *yaml.Node, field string, stringify bool) []Value {
+	var out []Value
+	for _, kv := range d.pairs(n, field) {
+		v, ok := d.scalar(kv[1], join(field, kv[0].Value))
+		if !ok {
+			continue
+		}
+		if stringify {
+			v = stringValue(v)
+		}
+		out = append(out, Value{Name: kv[0].Value, Value: v})
+	}
+	return out
+}
+
+func stringValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case bool:
+		// The Python tool exports str(True) = "True".
+		if x {
+			return "True"
+		}
+		return "False"
+	}
+	return fmt.Sprint(v)
+}
+
+func (d *dec) parameters(n *yaml.Node, field string, s *Study) {
+	for _, kv := range d.pairs(n, field) {
+		if p, ok := d.parameter(kv[0], kv[1], join(field, kv[0].Value)); ok {
+			s.Parameters = append(s.Parameters, p)
+		}
+	}
+}
+
+func (d *dec) parameter(k, n *yaml.Node, field string) (Parameter, bool) {
+	p := Parameter{Name: k.Value, Line: k.Line}
+	var minN, maxN, stepN, optionsN, logN *yaml.Node
+	enabled, envVar := true, false
+	before := len(d.errs)
+	d.mapping(n, field, map[string]handler{
+		"enabled": func(_, v *yaml.Node, f string) { enabled, _ = d.boolean(v, f) },
+		"min":     func(_, v *yaml.Node, f string) { minN = v },
+		"max":     func(_, v *yaml.Node, f string) { maxN = v },
+		"step":    func(_, v *yaml.Node, f string) { stepN = v },
+		"log":     func(_, v *yaml.Node, f string) { logN = v },
+		"options": func(_, v *yaml.Node, f string) { optionsN = v },
+		"env_var": func(_, v *yaml.Node, f string) { envVar, _ = d.boolean(v, f) },
+		"type": func(_, v *yaml.Node, f string) {
+			// Old docs used `type: environment`; other values were informational.
+			if t, ok := d.str(v, f); ok && t == "environment" {
+				envVar = true
+			}
+		},
+		"description": func(_, v *yaml.Node, f string) {},
+		"data_type":   func(_, v *yaml.Node, f string) {},
+	})
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+			d.fail(n, field, "a parameter is a mapping with min/max[/step] or options; for a fixed value use static_parameters")
+		} else if isNull(n) {
+			d.fail(k, field, "is empty: give min and max (a range) or options (a list)")
+		}
+		return p, false
+	}
+	if len(d.errs) > before || !enabled {
+		return p, false
+	}
+	isRange := minN != nil || maxN != nil
+	switch {
+	case isRange && optionsN != nil:
+		d.fail(k, field, "give either min/max (a range) or options (a list), not both")
+	case envVar && isRange:
+		d.fail(k, field, "an environment parameter takes options (a list), not a range")
+	case isRange:
+		p.Dist = d.rangeDist(k, minN, maxN, stepN, logN, field)
+	case optionsN != nil:
+		p.Dist, p.Bool = d.options(optionsN, join(field, "options"))
+	default:
+		d.fail(k, field, "give min and max (a range) or options (a list)")
+	}
+	if p.Dist == nil {
+		return p, false
+	}
+	p.Env = envVar
+	if !envVar {
+		p.Flag = "--" + strings.ReplaceAll(p.Name, "_", "-")
+	}
+	return p, true
+}
+
+func (d *dec) rangeDist(k, minN, maxN, stepN, logN *yaml.Node, field string) space.Distribution {
+	if minN == nil || maxN == nil {
+		d.fail(k, field, "a range needs both min and max")
+		return nil
+	}
+	lo, ok1 := d.number(minN, join(field, "min"))
+	hi, ok2 := d.number(maxN, join(field, "max"))
+	var step float64
+	ok3 := true
+	if stepN != nil {
+		step, ok3 = d.number(stepN, join(field, "step"))
+	}
+	log := false
+	if logN != nil {
+		log, _ = d.boolean(logN, join(field, "log"))
+	}
+	if !ok1 || !ok2 || !ok3 {
+		return nil
+	}
+	isFloat := minN.Tag == "!!float" || maxN.Tag == "!!float" || stepN != nil && stepN.Tag == "!!float"
+	var dist space.Distribution
+	var err error
+	if isFloat {
+		dist, err = space.NewFloat(lo, hi, log, step)
+	} else {
+		dist, err = space.NewInt(int64(lo), int64(hi), log, int64(step))
+	}
+	if err != nil {
+		d.fail(k, field, "%v", err)
+		return nil
+	}
+	return dist
+}
+
+func (d *dec) options(n *yaml.Node, field string) (space.Distribution, bool) {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, "must be a list, got %s", describe(n))
+		return nil, false
+	}
+	var choices []any
+	for i, c := range n.Content {
+		v, ok := d.scalar(resolve(c), fmt.Sprintf("%s[%d]", field, i))
+		if !ok {
+			return nil, false
+		}
+		choices = append(choices, v)
+	}
+	dist, err := space.NewCategorical(choices)
+	if err != nil {
+		d.fail(n, field, "%v", err)
+		return nil, false
+	}
+	isBool := len(choices) == 2 && choices[0] != choices[1]
+	for _, c := range choices {
+		if _, ok := c.(bool); !ok {
+			isBool = false
+		}
+	}
+	return dist, isBool
+}
+
+func (d *dec) baseline(n *yaml.Node, present bool, field string, s *Study) {
+	b := &Baseline{ConcurrencyLevels: []int{s.Benchmark.Rate}}
+	enabled := true
+	d.mapping(n, field, map[string]handler{
+		"enabled": func(_, v *yaml.Node, f string) { enabled, _ = d.boolean(v, f) },
+		"concurrency_levels": func(_, v *yaml.Node, f string) {
+			if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+				d.fail(v, f, "must be a non-empty list of positive whole numbers")
+				return
+			}
+			b.ConcurrencyLevels = nil
+			for i, c := range v.Content {
+				if x, ok := d.integer(resolve(c), fmt.Sprintf("%s[%d]", f, i), 1); ok {
+					b.ConcurrencyLevels = append(b.ConcurrencyLevels, x)
+				}
+			}
+		},
+		"parameters": func(_, v *yaml.Node, f string) { b.Parameters = d.values(v, f, false) },
+	})
+	_ = present
+	if enabled {
+		s.Baseline = b
+	}
+}
+
+func (d *dec) constraints(n *yaml.Node, field string, s *Study) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, "must be a list of expressions, e.g. [\"max_num_batched_tokens - max_model_len\"] (> 0 means violated)")
+		return
+	}
+	known := map[string]bool{}
+	var names []string
+	for _, p := range s.Parameters {
+		known[p.Name] = true
+		names = append(names, p.Name)
+	}
+	for _, v := range s.Static {
+		known[v.Name] = true
+		names = append(names, v.Name)
+	}
+	for i, c := range n.Content {
+		c = resolve(c)
+		f := fmt.Sprintf("%s[%d]", field, i)
+		src, ok := d.str(c, f)
+		if !ok {
+			continue
+		}
+		e, err := ParseExpr(src)
+		if err != nil {
+			d.fail(c, f, "%q: %v", src, err)
+			continue
+		}
+		for _, name := range e.Names() {
+			if !known[name] {
+				d.fail(c, f, "%q uses %s, which is neither a parameter nor a static parameter%s", src, name, suggest(name, names))
+			}
+		}
+		s.Constraints = append(s.Constraints, e)
+	}
+	for _, p := range s.Parameters {
+		if _, ok := p.Dist.(*space.Categorical); ok {
+			for _, e := range s.Constraints {
+				for _, name := range e.Names() {
+					if name == p.Name && !numericChoices(p.Dist.(*space.Categorical)) {
+						d.fail(n, field, "%q uses %s, whose options are not all numbers", e.Source, name)
+					}
+				}
+			}
+		}
+	}
+}
+
+func numericChoices(c *space.Categorical) bool {
+	for _, x := range c.Choices {
+		switch x.(type) {
+		case int64, float64, bool:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (d *dec) slos(n *yaml.Node, field string, s *Study) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, "must be a list of limits, e.g. [{metric: time_to_first_token_ms, percentile: p95, max: 200}]")
+		return
+	}
+	for i, c := range n.Content {
+		c = resolve(c)
+		f := fmt.Sprintf("%s[%d]", field, i)
+		slo := SLO{Percentile: "median"}
+		d.mapping(c, f, map[string]handler{
+			"metric":     func(_, v *yaml.Node, f string) { slo.Metric, _ = d.oneOf(v, f, Metrics...) },
+			"percentile": func(_, v *yaml.Node, f string) { slo.Percentile, _ = d.oneOf(v, f, Percentiles...) },
+			"max": func(_, v *yaml.Node, f string) {
+				if x, ok := d.number(v, f); ok {
+					slo.Max = &x
+				}
+			},
+			"min": func(_, v *yaml.Node, f string) {
+				if x, ok := d.number(v, f); ok {
+					slo.Min = &x
+				}
+			},
+		})
+		if slo.Metric == "" || slo.Max == nil && slo.Min == nil {
+			d.fail(c, f, "an SLO needs metric and max and/or min")
+			continue
+		}
+		if slo.Percentile == "p50" {
+			slo.Percentile = "median"
+		}
+		s.SLOs = append(s.SLOs, slo)
+	}
+}
+
+// IsErrors reports whether err lists config problems (as opposed to, say, a
+// missing file).
+func IsErrors(err error) bool {
+	var es Errors
+	return errors.As(err, &es)
+}

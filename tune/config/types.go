@@ -1,0 +1,178 @@
+// Package config loads a study config: the Python auto-tune-vllm's YAML
+// (every section and key, with its defaults) plus our own `server` and `slo`
+// sections. Loading is strict: an unknown key, a wrong type or a bad value is
+// an error naming the file, line, column and field, with what is allowed.
+// Nothing outside this package sees the raw YAML.
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+)
+
+// Study is a resolved, validated study config.
+type Study struct {
+	File string
+
+	// Name is the exact study name, or "" when NamePrefix asks for a
+	// generated name (<prefix>_<n>, persisted by the study store).
+	Name       string
+	NamePrefix string
+	// DatabaseURL (PostgreSQL) or StorageFile (SQLite); both empty means the
+	// default ./optuna_studies/<study>/study.db.
+	DatabaseURL string
+	StorageFile string
+
+	Objectives     []Objective
+	Preset         string
+	Sampler        string
+	Seed           *int64
+	NTrials        int
+	NStartupTrials int
+	MaxConcurrent  int
+
+	Benchmark Benchmark
+	Server    *Server // nil: `server: none`, the benchmark command is the whole trial
+
+	Parameters  []Parameter
+	Static      []Value // static_parameters, in file order
+	StaticEnv   []Value // static_environment_variables, stringified
+	Baseline    *Baseline
+	Constraints []*Expr
+	SLOs        []SLO
+	Logging     Logging
+
+	// Warnings are non-fatal findings (e.g. an unset ${VAR}).
+	Warnings []string
+}
+
+// MultiObjective reports whether the study has more than one objective.
+func (s *Study) MultiObjective() bool { return len(s.Objectives) > 1 }
+
+// Space is the search space of the sampled parameters.
+func (s *Study) Space() space.Space {
+	out := make(space.Space, len(s.Parameters))
+	for i, p := range s.Parameters {
+		out[i] = space.Param{Name: p.Name, Dist: p.Dist}
+	}
+	return out
+}
+
+// Metric names, as the Python tool and GuideLLM report them.
+const (
+	MetricThroughput = "output_tokens_per_second"
+	MetricLatency    = "request_latency"
+	MetricTTFT       = "time_to_first_token_ms"
+	MetricITL        = "inter_token_latency_ms"
+	MetricRPS        = "requests_per_second"
+)
+
+// Metrics lists the metrics objectives and SLOs may name.
+var Metrics = []string{MetricThroughput, MetricLatency, MetricTTFT, MetricITL, MetricRPS}
+
+// Percentiles lists the statistics an objective may use.
+var Percentiles = []string{"median", "p50", "p90", "p95", "p99", "mean"}
+
+// Objective is one optimisation target.
+type Objective struct {
+	Metric     string `json:"metric"`
+	Direction  string `json:"direction"` // maximize | minimize
+	Percentile string `json:"percentile"`
+}
+
+// Key is the metric key the Python tool stores: the bare metric for the
+// median, else <metric>_<percentile>.
+func (o Objective) Key() string {
+	if o.Percentile == "median" {
+		return o.Metric
+	}
+	return o.Metric + "_" + o.Percentile
+}
+
+func (o Objective) String() string {
+	return fmt.Sprintf("%s %s (%s)", o.Direction, o.Metric, o.Percentile)
+}
+
+// Benchmark configures the load test of a trial.
+type Benchmark struct {
+	Type         string        `json:"benchmark_type"` // builtin | guidellm | vllm-bench | command
+	Model        string        `json:"model"`
+	MaxSeconds   int           `json:"max_seconds"`
+	Dataset      string        `json:"dataset,omitempty"`
+	PromptTokens int           `json:"prompt_tokens"`
+	OutputTokens int           `json:"output_tokens"`
+	Samples      int           `json:"samples"`
+	PromptStdev  *int          `json:"prompt_tokens_stdev,omitempty"`
+	PromptMin    *int          `json:"prompt_tokens_min,omitempty"`
+	PromptMax    *int          `json:"prompt_tokens_max,omitempty"`
+	OutputStdev  *int          `json:"output_tokens_stdev,omitempty"`
+	OutputMin    *int          `json:"output_tokens_min,omitempty"`
+	OutputMax    *int          `json:"output_tokens_max,omitempty"`
+	Rate         int           `json:"rate"`
+	Processor    string        `json:"processor,omitempty"`
+	LoggingLevel string        `json:"logging_level"`
+	Command      []string      `json:"command,omitempty"` // benchmark_type: command
+	Warmup       time.Duration `json:"warmup,omitempty"`
+}
+
+// Server configures the inference server each trial starts.
+type Server struct {
+	// Command is the argv template; {model} is replaced by benchmark.model.
+	Command        []string      `json:"command"`
+	Host           string        `json:"host"`
+	ReadinessPath  string        `json:"readiness_path"`
+	StartupTimeout time.Duration `json:"startup_timeout"`
+	ExtraArgs      []string      `json:"extra_args,omitempty"`
+}
+
+// Parameter is a sampled vLLM flag or environment variable.
+type Parameter struct {
+	Name string
+	// Flag is the vLLM flag (--max-num-seqs); empty for environment parameters.
+	Flag string
+	Env  bool
+	Bool bool // exactly [true, false]: rendered as --x / --no-x
+	Dist space.Distribution
+	Line int
+}
+
+// Value is a named static value, kept in file order.
+type Value struct {
+	Name  string
+	Value any // string, int64, float64, bool
+}
+
+// Baseline is the default-configuration reference run (trial 0).
+type Baseline struct {
+	ConcurrencyLevels []int
+	Parameters        []Value
+}
+
+// SLO is a limit a trial must meet to be feasible.
+type SLO struct {
+	Metric     string   `json:"metric"`
+	Percentile string   `json:"percentile"`
+	Max        *float64 `json:"max,omitempty"`
+	Min        *float64 `json:"min,omitempty"`
+}
+
+func (s SLO) String() string {
+	var parts []string
+	if s.Max != nil {
+		parts = append(parts, fmt.Sprintf("≤ %g", *s.Max))
+	}
+	if s.Min != nil {
+		parts = append(parts, fmt.Sprintf("≥ %g", *s.Min))
+	}
+	return fmt.Sprintf("%s %s %s", s.Percentile, s.Metric, strings.Join(parts, " and "))
+}
+
+// Logging is the Python tool's logging section.
+type Logging struct {
+	FilePath    string `json:"file_path,omitempty"`
+	DatabaseURL string `json:"database_url,omitempty"`
+	LogLevel    string `json:"log_level"`
+}
