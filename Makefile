@@ -4,6 +4,8 @@ BIN       := bin/auto-tune-vllm
 # The pinned Ray used by tests and the demo; scripts/ray-venv.sh installs it once.
 RAY_VERSION ?= 2.60.0
 RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
+# Python Optuna and optuna-dashboard, for the storage interop tests.
+OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
 .PHONY: all build test test-short fuzz bench lint proto demo clean ray-venv
 
@@ -16,7 +18,8 @@ build:
 # fail, rather than skip, when it is missing.
 test: build
 	@ray_bin="$(RAY_BIN)" && test -x "$$ray_bin/ray" || { echo "Ray setup failed (scripts/ray-venv.sh)"; exit 1; }; \
-	ATV_RAY_BIN="$(RAY_BIN)" ATV_RAY_PYTHON="$(RAY_BIN)/python" $(GO) test -count=1 -timeout 20m ./...
+	optuna_bin="$(OPTUNA_BIN)" && test -x "$$optuna_bin/python" || { echo "Optuna setup failed (scripts/optuna-venv.sh)"; exit 1; }; \
+	ATV_RAY_BIN="$$ray_bin" ATV_OPTUNA_BIN="$$optuna_bin" $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz FUZZTIME=10s
 
 # Short fuzz runs of the parsers of user input.

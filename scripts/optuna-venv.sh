@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Creates (once) a virtualenv with pinned Python Optuna, optuna-dashboard and
+# a PostgreSQL driver, for the interop tests and the sampler benchmark, and
+# prints its bin directory. Idempotent like ray-venv.sh.
+set -euo pipefail
+
+OPTUNA_VERSION=${OPTUNA_VERSION:-5.0.0}
+DASHBOARD_VERSION=${DASHBOARD_VERSION:-0.21.0}
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
+OPTUNA_VENV=${OPTUNA_VENV:-$cache/optuna-$OPTUNA_VERSION}
+PYTHON=${PYTHON:-python3}
+stamp="$OPTUNA_VENV/.atv-installed-$OPTUNA_VERSION-$DASHBOARD_VERSION"
+
+if [ -f "$stamp" ] && [ -x "$OPTUNA_VENV/bin/python" ]; then
+  echo "$OPTUNA_VENV/bin"
+  exit 0
+fi
+
+echo "installing optuna==$OPTUNA_VERSION optuna-dashboard==$DASHBOARD_VERSION into $OPTUNA_VENV" >&2
+"$PYTHON" -m venv "$OPTUNA_VENV" >&2
+"$OPTUNA_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >&2
+"$OPTUNA_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+  "optuna==$OPTUNA_VERSION" "optuna-dashboard==$DASHBOARD_VERSION" psycopg2-binary >&2
+touch "$stamp"
+echo "$OPTUNA_VENV/bin"

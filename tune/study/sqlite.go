@@ -1,0 +1,476 @@
+package study
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+)
+
+// SQL is a Storage on an Optuna-schema database.
+type SQL struct {
+	db   *sql.DB
+	path string
+}
+
+var _ Storage = (*SQL)(nil)
+
+// timeLayout is how SQLAlchemy writes DATETIME on SQLite. Values are naive
+// UTC, as Optuna 5 writes them.
+const timeLayout = "2006-01-02 15:04:05.000000"
+
+// OpenSQLite opens (creating if needed) an Optuna SQLite database at path.
+// A database made by Optuna itself is used as is.
+func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("study storage: %w", err)
+		}
+	}
+	// Immediate transactions take the write lock up front, so the trial
+	// number count and the insert cannot interleave with another writer.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(0)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &SQL{db: db, path: path}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *SQL) Close() error { return s.db.Close() }
+
+func (s *SQL) init(ctx context.Context) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='studies'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return s.tx(ctx, func(tx *sql.Tx) error {
+			for _, ddl := range sqliteDDL {
+				if _, err := tx.ExecContext(ctx, ddl); err != nil {
+					return fmt.Errorf("create schema: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO version_info (version_info_id, schema_version, library_version) VALUES (1, ?, ?)`, schemaVersion, libraryVersion); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO alembic_version (version_num) VALUES (?)`, alembicHead)
+			return err
+		})
+	}
+	var head string
+	err := s.db.QueryRowContext(ctx, `SELECT version_num FROM alembic_version`).Scan(&head)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// Python Optuna stamps an unstamped DB itself; so do we.
+		_, err = s.db.ExecContext(ctx, `INSERT INTO alembic_version (version_num) VALUES (?)`, alembicHead)
+		return err
+	case err != nil:
+		return fmt.Errorf("read schema version: %w", err)
+	case head != alembicHead:
+		return fmt.Errorf("the database has Optuna schema %s; this tool uses %s (Optuna >= 3.2): run `optuna storage upgrade --storage sqlite:///%s`", head, alembicHead, s.path)
+	}
+	return nil
+}
+
+func (s *SQL) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func now() string { return time.Now().UTC().Format(timeLayout) }
+
+func parseTime(v any) time.Time {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC()
+	case string:
+		for _, layout := range []string{timeLayout, "2006-01-02 15:04:05", time.RFC3339Nano, "2006-01-02 15:04:05.999999999 -0700 MST"} {
+			if p, err := time.Parse(layout, t); err == nil {
+				return p
+			}
+		}
+	case []byte:
+		return parseTime(string(t))
+	}
+	return time.Time{}
+}
+
+func (s *SQL) CreateStudy(ctx context.Context, name string, dirs []Direction) (*Info, error) {
+	if len(dirs) == 0 {
+		return nil, errors.New("create study: no directions")
+	}
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM studies WHERE study_name = ?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: %q", ErrStudyExists, name)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO studies (study_name) VALUES (?)`, name)
+		if err != nil {
+			return err
+		}
+		id, _ = res.LastInsertId()
+		for i, d := range dirs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, ?)`, string(d), id, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create study: %w", err)
+	}
+	return s.LoadStudy(ctx, name)
+}
+
+func (s *SQL) LoadStudy(ctx context.Context, name string) (*Info, error) {
+	info := &Info{Name: name, UserAttrs: map[string]any{}, SystemAttrs: map[string]any{}}
+	err := s.db.QueryRowContext(ctx, `SELECT study_id FROM studies WHERE study_name = ?`, name).Scan(&info.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %q in %s", ErrStudyNotFound, name, s.path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load study: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT direction FROM study_directions WHERE study_id = ? ORDER BY objective`, info.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load study: %w", err)
+	}
+	for rows.Next() {
+		var d string
+		rows.Scan(&d)
+		info.Directions = append(info.Directions, Direction(d))
+	}
+	rows.Close()
+	for _, t := range []struct {
+		table string
+		dst   map[string]any
+	}{{"study_user_attributes", info.UserAttrs}, {"study_system_attributes", info.SystemAttrs}} {
+		if err := s.readAttrs(ctx, `SELECT "key", value_json FROM `+t.table+` WHERE study_id = ?`, info.ID, func(_ int64, k string, v any) { t.dst[k] = v }); err != nil {
+			return nil, fmt.Errorf("load study: %w", err)
+		}
+	}
+	return info, nil
+}
+
+func (s *SQL) StudyNames(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT study_name FROM studies ORDER BY study_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// readAttrs scans (owner id, key, value_json) rows.
+func (s *SQL) readAttrs(ctx context.Context, query string, arg any, f func(owner int64, key string, v any)) error {
+	rows, err := s.db.QueryContext(ctx, query, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		var owner int64
+		var key, raw string
+		if len(cols) == 3 {
+			err = rows.Scan(&owner, &key, &raw)
+		} else {
+			err = rows.Scan(&key, &raw)
+		}
+		if err != nil {
+			return err
+		}
+		var v any
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			v = raw
+		}
+		f(owner, key, v)
+	}
+	return rows.Err()
+}
+
+func (s *SQL) SetStudyAttr(ctx context.Context, studyID int64, system bool, key string, value any) error {
+	table := "study_user_attributes"
+	if system {
+		table = "study_system_attributes"
+	}
+	return s.upsertAttr(ctx, table, "study_id", studyID, key, value)
+}
+
+func (s *SQL) SetTrialAttr(ctx context.Context, trialID int64, system bool, key string, value any) error {
+	table := "trial_user_attributes"
+	if system {
+		table = "trial_system_attributes"
+	}
+	return s.upsertAttr(ctx, table, "trial_id", trialID, key, value)
+}
+
+func (s *SQL) upsertAttr(ctx context.Context, table, owner string, id int64, key string, value any) error {
+	b, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("attribute %s: %w", key, err)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET value_json = ? WHERE `+owner+` = ? AND "key" = ?`, string(b), id, key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO `+table+` (`+owner+`, "key", value_json) VALUES (?, ?, ?)`, id, key, string(b))
+		return err
+	})
+}
+
+func (s *SQL) CreateTrial(ctx context.Context, studyID int64, state State) (int64, int, error) {
+	if state != Running && state != Waiting {
+		return 0, 0, fmt.Errorf("create trial: state %s: a new trial is RUNNING or WAITING", state)
+	}
+	var id int64
+	var number int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var start any
+		if state == Running {
+			start = now()
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO trials (number, study_id, state, datetime_start) VALUES (NULL, ?, ?, ?)`, studyID, string(state), start)
+		if err != nil {
+			return err
+		}
+		id, _ = res.LastInsertId()
+		// Optuna's rule: the number is the count of the study's earlier trials.
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM trials WHERE study_id = ? AND trial_id < ?`, studyID, id).Scan(&number); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE trials SET number = ? WHERE trial_id = ?`, number, id)
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("create trial: %w", err)
+	}
+	return id, number, nil
+}
+
+func (s *SQL) SetParam(ctx context.Context, trialID int64, name string, internal float64, d space.Distribution) error {
+	if !d.Contains(internal) {
+		return fmt.Errorf("set param %s: %v is outside %s", name, internal, d)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)`, trialID, name, internal, d.JSON())
+	if err != nil {
+		return fmt.Errorf("set param %s: %w", name, err)
+	}
+	return nil
+}
+
+func valueRow(v float64) (any, string, error) {
+	switch {
+	case math.IsNaN(v):
+		return nil, "", errors.New("NaN is not a valid objective value")
+	case math.IsInf(v, 1):
+		return nil, "INF_POS", nil
+	case math.IsInf(v, -1):
+		return nil, "INF_NEG", nil
+	}
+	return v, "FINITE", nil
+}
+
+func (s *SQL) FinishTrial(ctx context.Context, trialID int64, state State, values []float64) error {
+	if !state.Finished() {
+		return fmt.Errorf("finish trial: %s is not a final state", state)
+	}
+	if state != Complete && len(values) > 0 {
+		return fmt.Errorf("finish trial: only a COMPLETE trial has values")
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ? AND state IN ('RUNNING', 'WAITING')`, string(state), now(), trialID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("finish trial %d: %w", trialID, ErrTrialFinished)
+		}
+		for i, v := range values {
+			val, typ, err := valueRow(v)
+			if err != nil {
+				return fmt.Errorf("finish trial %d: objective %d: %w", trialID, i, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)`, trialID, i, val, typ); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *SQL) Trials(ctx context.Context, studyID int64) ([]Trial, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials WHERE study_id = ? ORDER BY number, trial_id`, studyID)
+	if err != nil {
+		return nil, fmt.Errorf("read trials: %w", err)
+	}
+	var trials []Trial
+	index := map[int64]int{}
+	for rows.Next() {
+		var t Trial
+		var number sql.NullInt64
+		var state string
+		var start, complete any
+		if err := rows.Scan(&t.ID, &number, &state, &start, &complete); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read trials: %w", err)
+		}
+		t.Number, t.State = int(number.Int64), State(state)
+		t.Start, t.Complete = parseTime(start), parseTime(complete)
+		t.Params, t.Dists = map[string]float64{}, map[string]space.Distribution{}
+		t.UserAttrs, t.SystemAttrs = map[string]any{}, map[string]any{}
+		index[t.ID] = len(trials)
+		trials = append(trials, t)
+	}
+	rows.Close()
+	if err := s.readParams(ctx, studyID, trials, index); err != nil {
+		return nil, err
+	}
+	if err := s.readValues(ctx, studyID, trials, index); err != nil {
+		return nil, err
+	}
+	for _, a := range []struct {
+		table  string
+		system bool
+	}{{"trial_user_attributes", false}, {"trial_system_attributes", true}} {
+		q := `SELECT a.trial_id, a."key", a.value_json FROM ` + a.table + ` a JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = ?`
+		err := s.readAttrs(ctx, q, studyID, func(owner int64, k string, v any) {
+			if i, ok := index[owner]; ok {
+				if a.system {
+					trials[i].SystemAttrs[k] = v
+				} else {
+					trials[i].UserAttrs[k] = v
+				}
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read trial attributes: %w", err)
+		}
+	}
+	return trials, nil
+}
+
+func (s *SQL) readParams(ctx context.Context, studyID int64, trials []Trial, index map[int64]int) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = ?`, studyID)
+	if err != nil {
+		return fmt.Errorf("read params: %w", err)
+	}
+	defer rows.Close()
+	dists := map[string]space.Distribution{} // the same JSON repeats on every trial
+	for rows.Next() {
+		var id int64
+		var name, dj string
+		var v float64
+		if err := rows.Scan(&id, &name, &v, &dj); err != nil {
+			return fmt.Errorf("read params: %w", err)
+		}
+		d, ok := dists[dj]
+		if !ok {
+			if d, err = space.ParseJSON(dj); err != nil {
+				return fmt.Errorf("trial %d param %s: %w", id, name, err)
+			}
+			dists[dj] = d
+		}
+		if i, ok := index[id]; ok {
+			trials[i].Params[name], trials[i].Dists[name] = v, d
+		}
+	}
+	return rows.Err()
+}
+
+func (s *SQL) readValues(ctx context.Context, studyID int64, trials []Trial, index map[int64]int) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? ORDER BY v.trial_id, v.objective`, studyID)
+	if err != nil {
+		return fmt.Errorf("read values: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var obj int
+		var v sql.NullFloat64
+		var typ string
+		if err := rows.Scan(&id, &obj, &v, &typ); err != nil {
+			return fmt.Errorf("read values: %w", err)
+		}
+		x := v.Float64
+		switch typ {
+		case "INF_POS":
+			x = math.Inf(1)
+		case "INF_NEG":
+			x = math.Inf(-1)
+		}
+		i, ok := index[id]
+		if !ok {
+			continue
+		}
+		for len(trials[i].Values) <= obj {
+			trials[i].Values = append(trials[i].Values, math.NaN())
+		}
+		trials[i].Values[obj] = x
+	}
+	return rows.Err()
+}
+
+func (s *SQL) FailRunning(ctx context.Context, studyID int64, reason string) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT trial_id FROM trials WHERE study_id = ? AND state = 'RUNNING'`, studyID)
+	if err != nil {
+		return 0, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	n := 0
+	for _, id := range ids {
+		if err := s.SetTrialAttr(ctx, id, false, "error_type", "interrupted"); err != nil {
+			return n, err
+		}
+		if err := s.SetTrialAttr(ctx, id, false, "error_message", reason); err != nil {
+			return n, err
+		}
+		if err := s.FinishTrial(ctx, id, Fail, nil); err != nil && !errors.Is(err, ErrTrialFinished) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

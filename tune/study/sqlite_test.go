@@ -1,0 +1,155 @@
+package study
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+)
+
+func openTemp(t *testing.T) (*SQL, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sub", "study.db")
+	st, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, path
+}
+
+func TestStudyLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, path := openTemp(t)
+	info, err := st.CreateStudy(ctx, "s", []Direction{Maximize, Minimize})
+	if err != nil || info.ID == 0 || len(info.Directions) != 2 {
+		t.Fatalf("create: %+v %v", info, err)
+	}
+	if _, err := st.CreateStudy(ctx, "s", []Direction{Maximize}); !errors.Is(err, ErrStudyExists) {
+		t.Errorf("duplicate: %v", err)
+	}
+	if _, err := st.LoadStudy(ctx, "nope"); !errors.Is(err, ErrStudyNotFound) || !strings.Contains(err.Error(), path) {
+		t.Errorf("missing study: %v", err)
+	}
+	st.SetStudyAttr(ctx, info.ID, false, "k", map[string]any{"a": 1.0})
+	st.SetStudyAttr(ctx, info.ID, false, "k", "v2") // overwrite
+	info, _ = st.LoadStudy(ctx, "s")
+	if info.UserAttrs["k"] != "v2" {
+		t.Errorf("attrs %v", info.UserAttrs)
+	}
+
+	d, _ := space.NewInt(1, 10, false, 1)
+	id, n, _ := st.CreateTrial(ctx, info.ID, Running)
+	if err := st.SetParam(ctx, id, "x", 11, d); err == nil {
+		t.Error("out-of-range param stored")
+	}
+	st.SetParam(ctx, id, "x", 3, d)
+	if err := st.FinishTrial(ctx, id, Complete, []float64{math.Inf(-1), 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishTrial(ctx, id, Fail, nil); !errors.Is(err, ErrTrialFinished) {
+		t.Errorf("refinish: %v", err)
+	}
+	id2, _, _ := st.CreateTrial(ctx, info.ID, Running)
+	if err := st.FinishTrial(ctx, id2, Complete, []float64{math.NaN()}); err == nil {
+		t.Error("NaN stored")
+	}
+	trials, err := st.Trials(ctx, info.ID)
+	if err != nil || len(trials) != 2 || n != 0 || trials[0].External("x") != int64(3) || !math.IsInf(trials[0].Values[0], -1) || trials[0].Values[1] != 2 {
+		t.Fatalf("trials %+v %v", trials, err)
+	}
+	if trials[1].State != Running {
+		t.Errorf("a failed finish changed the trial: %s", trials[1].State)
+	}
+	names, _ := st.StudyNames(ctx)
+	if len(names) != 1 || names[0] != "s" {
+		t.Errorf("names %v", names)
+	}
+}
+
+// Trial numbers stay unique and dense under concurrent writers (two
+// connections, as two processes would have).
+func TestConcurrentTrialNumbers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, path := openTemp(t)
+	info, _ := st.CreateStudy(ctx, "s", []Direction{Minimize})
+	other, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var mu sync.Mutex
+	var numbers []int
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := st
+			if i%2 == 1 {
+				s = other
+			}
+			_, n, err := s.CreateTrial(ctx, info.ID, Running)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			numbers = append(numbers, n)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Ints(numbers)
+	for i, n := range numbers {
+		if n != i {
+			t.Fatalf("numbers %v", numbers)
+		}
+	}
+}
+
+func TestFailRunning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	info, _ := st.CreateStudy(ctx, "s", []Direction{Minimize})
+	done, _, _ := st.CreateTrial(ctx, info.ID, Running)
+	st.FinishTrial(ctx, done, Complete, []float64{1})
+	st.CreateTrial(ctx, info.ID, Running)
+	st.CreateTrial(ctx, info.ID, Running)
+	n, err := st.FailRunning(ctx, info.ID, "interrupted: the tuner stopped before this trial finished")
+	if err != nil || n != 2 {
+		t.Fatalf("failed %d, %v", n, err)
+	}
+	trials, _ := st.Trials(ctx, info.ID)
+	for _, tr := range trials[1:] {
+		if tr.State != Fail || tr.UserAttrs["error_type"] != "interrupted" || tr.Complete.IsZero() {
+			t.Errorf("trial %+v", tr)
+		}
+	}
+	if trials[0].State != Complete {
+		t.Error("a finished trial was failed")
+	}
+}
+
+func TestOldSchemaIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, path := openTemp(t)
+	st.Close()
+	db, _ := sql.Open("sqlite", path)
+	db.Exec(`UPDATE alembic_version SET version_num = 'v3.0.0.d'`)
+	db.Close()
+	if _, err := OpenSQLite(ctx, path); err == nil || !strings.Contains(err.Error(), "optuna storage upgrade") {
+		t.Errorf("old schema: %v", err)
+	}
+}
