@@ -1,0 +1,206 @@
+package sampler
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+)
+
+func TestTruncNorm(t *testing.T) {
+	t.Parallel()
+	near := func(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+	if !near(ndtr(0), 0.5, 1e-15) || !near(ndtr(1.96), 0.9750021048517795, 1e-12) {
+		t.Errorf("ndtr")
+	}
+	if !near(logNdtr(-30), -454.3212439955, 1e-6) || !near(logNdtr(-5), math.Log(2.866515718791939e-07), 1e-9) {
+		t.Errorf("logNdtr(-30) = %v, logNdtr(-5) = %v", logNdtr(-30), logNdtr(-5))
+	}
+	if !near(math.Exp(logGaussMass(-1, 1)), 0.6826894921370859, 1e-12) || !near(math.Exp(logGaussMass(3, 4)), 0.0013182267897969, 1e-12) {
+		t.Errorf("logGaussMass")
+	}
+	for _, q := range []float64{1e-9, 0.01, 0.3, 0.5, 0.9, 1 - 1e-9} {
+		for _, ab := range [][2]float64{{-1, 1}, {-10, -8}, {5, 7}, {-0.2, 40}} {
+			x := truncPPF(q, ab[0], ab[1])
+			back := math.Exp(logGaussMass(ab[0], x) - logGaussMass(ab[0], ab[1]))
+			if x < ab[0]-1e-9 || x > ab[1]+1e-9 || !near(back, q, 1e-6) {
+				t.Errorf("ppf(%v, %v) = %v (cdf back %v)", q, ab, x, back)
+			}
+		}
+	}
+	// The density integrates to 1 over its support.
+	sum, n := 0.0, 20000
+	for i := range n {
+		x := -1 + 3*(float64(i)+0.5)/float64(n)
+		sum += math.Exp(truncLogPDF(x, -1, 2, 0.3, 0.7)) * 3 / float64(n)
+	}
+	if !near(sum, 1, 1e-6) {
+		t.Errorf("pdf integrates to %v", sum)
+	}
+}
+
+func testSpace(t *testing.T) space.Space {
+	must := func(d space.Distribution, err error) space.Distribution {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return space.Space{
+		{Name: "max_num_seqs", Dist: must(space.NewInt(8, 512, false, 8))},
+		{Name: "max_num_batched_tokens", Dist: must(space.NewInt(1024, 32768, true, 1))},
+		{Name: "gpu_memory_utilization", Dist: must(space.NewFloat(0.7, 0.95, false, 0.01))},
+		{Name: "swap", Dist: must(space.NewFloat(0.1, 64, true, 0))},
+		{Name: "x", Dist: must(space.NewFloat(-1, 1, false, 0))},
+		{Name: "kv_cache_dtype", Dist: must(space.NewCategorical([]any{"auto", "fp8", "fp8_e5m2"}))},
+		{Name: "fixed", Dist: must(space.NewInt(4, 4, false, 1))},
+	}
+}
+
+func samplers() map[string]func(seed uint64) Sampler {
+	f := false
+	return map[string]func(seed uint64) Sampler{
+		"random":          func(s uint64) Sampler { return Random{Seed: s} },
+		"tpe":             func(s uint64) Sampler { return NewTPE(TPEOptions{Seed: s, NStartup: 5}, false) },
+		"tpe-independent": func(s uint64) Sampler { return NewTPE(TPEOptions{Seed: s, NStartup: 5, Multivariate: &f}, true) },
+	}
+}
+
+// objective: a smooth bowl over the numeric parameters, a categorical bonus.
+func objective(p map[string]float64) float64 {
+	v := math.Pow(p["max_num_seqs"]-200, 2)/1e4 + math.Pow(math.Log(p["max_num_batched_tokens"])-9, 2) +
+		math.Pow(p["gpu_memory_utilization"]-0.88, 2)*100 + math.Pow(p["x"]-0.25, 2)
+	if p["kv_cache_dtype"] == 1 {
+		v -= 1
+	}
+	return v
+}
+
+func run(t *testing.T, s Sampler, sp space.Space, n int, dirs []Direction, constraint func(map[string]float64) float64) *History {
+	h := &History{Directions: dirs}
+	for i := 0; i < n; i++ {
+		p, err := s.Sample(h, sp, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, prm := range sp {
+			v, ok := p[prm.Name]
+			if !ok || !prm.Dist.Contains(v) {
+				t.Fatalf("trial %d: %s = %v outside %s", i, prm.Name, v, prm.Dist)
+			}
+		}
+		tr := Trial{Number: i, State: Complete, Params: p}
+		y := objective(p)
+		tr.Values = []float64{y}
+		if len(dirs) == 2 {
+			tr.Values = []float64{-y, p["max_num_seqs"]}
+		}
+		if constraint != nil {
+			tr.Constraints = []float64{constraint(p)}
+		}
+		h.Trials = append(h.Trials, tr)
+	}
+	return h
+}
+
+func TestReproducibleAndInBounds(t *testing.T) {
+	t.Parallel()
+	sp := testSpace(t)
+	for name, mk := range samplers() {
+		a := run(t, mk(42), sp, 30, []Direction{Minimize}, nil)
+		b := run(t, mk(42), sp, 30, []Direction{Minimize}, nil)
+		c := run(t, mk(43), sp, 30, []Direction{Minimize}, nil)
+		same, differs := true, false
+		for i := range a.Trials {
+			for k, v := range a.Trials[i].Params {
+				same = same && b.Trials[i].Params[k] == v
+				differs = differs || c.Trials[i].Params[k] != v
+			}
+		}
+		if !same || !differs {
+			t.Errorf("%s: same seed same trials %v; other seed differs %v", name, same, differs)
+		}
+	}
+}
+
+func TestTPEBeatsRandom(t *testing.T) {
+	t.Parallel()
+	sp := testSpace(t)
+	best := func(h *History) float64 {
+		b := math.Inf(1)
+		for _, tr := range h.Trials {
+			b = math.Min(b, tr.Values[0])
+		}
+		return b
+	}
+	var tpeWins int
+	for seed := uint64(0); seed < 10; seed++ {
+		r := best(run(t, Random{Seed: seed}, sp, 60, []Direction{Minimize}, nil))
+		p := best(run(t, NewTPE(TPEOptions{Seed: seed}, false), sp, 60, []Direction{Minimize}, nil))
+		if p < r {
+			tpeWins++
+		}
+	}
+	if tpeWins < 7 {
+		t.Errorf("TPE beat random on %d of 10 seeds", tpeWins)
+	}
+}
+
+func TestConstraintsAndEdgeHistories(t *testing.T) {
+	t.Parallel()
+	sp := testSpace(t)
+	// Everything infeasible: still samples, in bounds.
+	run(t, NewTPE(TPEOptions{Seed: 1, NStartup: 3}, false), sp, 20, []Direction{Minimize}, func(map[string]float64) float64 { return 1 })
+	// Feasibility is learnt: with max_num_seqs > 256 infeasible, TPE mostly stays below.
+	h := run(t, NewTPE(TPEOptions{Seed: 2, NStartup: 10}, false), sp, 80, []Direction{Minimize}, func(p map[string]float64) float64 { return p["max_num_seqs"] - 256 })
+	infeasible := 0
+	for _, tr := range h.Trials[40:] {
+		if tr.Infeasibility() > 0 {
+			infeasible++
+		}
+	}
+	if infeasible > 20 {
+		t.Errorf("%d of the last 40 trials infeasible", infeasible)
+	}
+	// Multi-objective, with running trials (constant liar) and failures.
+	mh := run(t, NewTPE(TPEOptions{Seed: 3, NStartup: 5}, false), sp, 30, []Direction{Maximize, Minimize}, nil)
+	mh.Trials = append(mh.Trials, Trial{Number: 30, State: Running, Params: mh.Trials[0].Params}, Trial{Number: 31, State: Failed})
+	if _, err := NewTPE(TPEOptions{Seed: 3}, false).Sample(mh, sp, 32); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDefaultWeights(t *testing.T) {
+	t.Parallel()
+	w := defaultWeights(30)
+	if len(w) != 30 || w[0] != 1.0/30 || w[4] != 1 || w[29] != 1 || w[1] <= w[0] {
+		t.Errorf("weights %v", w)
+	}
+}
+
+func TestHypervolumeAndHSSP(t *testing.T) {
+	t.Parallel()
+	pts := [][]float64{{1, 3}, {2, 2}, {3, 1}}
+	if hv := hypervolume(pts, []float64{4, 4}); hv != 6 {
+		t.Errorf("2d hv %v", hv)
+	}
+	cube := [][]float64{{0, 0, 0}}
+	if hv := hypervolume(cube, []float64{1, 2, 3}); hv != 6 {
+		t.Errorf("3d hv %v", hv)
+	}
+	pts3 := [][]float64{{1, 2, 2}, {2, 1, 2}, {2, 2, 1}}
+	// 3 boxes of 2 minus pairwise overlaps 1 each plus triple overlap 1: 6 - 3 + 1 = 4... by slicing.
+	if hv := hypervolume(pts3, []float64{3, 3, 3}); math.Abs(hv-4) > 1e-12 {
+		t.Errorf("3d hv %v", hv)
+	}
+	got := hssp(pts, 1, []float64{4, 4})
+	if len(got) != 1 || got[0] != 1 {
+		t.Errorf("hssp %v", got)
+	}
+	r := nonDominationRanks([][]float64{{1, 1}, {2, 2}, {0, 3}, {3, 3}}, 4)
+	if r[0] != 0 || r[2] != 0 || r[1] != 1 || r[3] != 2 {
+		t.Errorf("ranks %v", r)
+	}
+	_ = rand.New
+}
