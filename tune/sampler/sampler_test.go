@@ -1,8 +1,10 @@
 package sampler
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
@@ -203,4 +205,68 @@ func TestHypervolumeAndHSSP(t *testing.T) {
 		t.Errorf("ranks %v", r)
 	}
 	_ = rand.New
+}
+
+func TestGrid(t *testing.T) {
+	t.Parallel()
+	f, _ := space.NewFloat(0.7, 0.95, false, 0.01)
+	i, _ := space.NewInt(8, 32, false, 8)
+	c, _ := space.NewCategorical([]any{true, false})
+	sp := space.Space{{Name: "f", Dist: f}, {Name: "i", Dist: i}, {Name: "c", Dist: c}}
+	g := Grid{Seed: 5}
+	h := &History{Directions: []Direction{Minimize}}
+	seen := map[[3]float64]bool{}
+	for n := 0; n < 26*4*2; n++ {
+		p, err := g.Sample(h, sp, n)
+		if err != nil {
+			t.Fatalf("trial %d: %v", n, err)
+		}
+		key := [3]float64{p["f"], p["i"], p["c"]}
+		if seen[key] {
+			t.Fatalf("trial %d repeats %v", n, key)
+		}
+		seen[key] = true
+		// Running trials hold their point too.
+		h.Trials = append(h.Trials, Trial{Number: n, State: Running, Params: p})
+	}
+	if !seen[[3]float64{0.95, 32, 1}] {
+		t.Error("the grid misses its last point")
+	}
+	if _, err := g.Sample(h, sp, 999); !errors.Is(err, ErrExhausted) {
+		t.Errorf("exhausted: %v", err)
+	}
+	cont, _ := space.NewFloat(0, 1, false, 0)
+	if err := CheckGrid(space.Space{{Name: "x", Dist: cont}}, 0); err == nil || !strings.Contains(err.Error(), "give it a step") {
+		t.Errorf("continuous: %v", err)
+	}
+	big, _ := space.NewInt(1, 1000, false, 1)
+	if err := CheckGrid(space.Space{{Name: "a", Dist: big}, {Name: "b", Dist: big}}, 0); err == nil || !strings.Contains(err.Error(), "1000000 points") {
+		t.Errorf("cap: %v", err)
+	}
+}
+
+func TestNSGA2(t *testing.T) {
+	t.Parallel()
+	sp := testSpace(t)
+	dirs := []Direction{Maximize, Minimize}
+	s := &NSGA2{Seed: 7, PopulationSize: 10}
+	h := run(t, s, sp, 60, dirs, func(p map[string]float64) float64 { return p["x"] - 0.5 })
+	// Later generations are mostly feasible and reproducible.
+	infeasible := 0
+	for _, tr := range h.Trials[40:] {
+		if tr.Infeasibility() > 0 {
+			infeasible++
+		}
+	}
+	if infeasible > 10 {
+		t.Errorf("%d of the last 20 NSGA-II trials infeasible", infeasible)
+	}
+	again := run(t, &NSGA2{Seed: 7, PopulationSize: 10}, sp, 60, dirs, func(p map[string]float64) float64 { return p["x"] - 0.5 })
+	for i := range h.Trials {
+		for k, v := range h.Trials[i].Params {
+			if again.Trials[i].Params[k] != v {
+				t.Fatalf("not reproducible at trial %d", i)
+			}
+		}
+	}
 }
