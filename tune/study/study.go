@@ -1,0 +1,382 @@
+package study
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+)
+
+// Keys of trial user attributes, as the Python auto-tune-vllm names them.
+const (
+	AttrIsBaseline          = "is_baseline"
+	AttrBaselineConcurrency = "baseline_concurrency"
+	AttrErrorType           = "error_type"
+	AttrErrorMessage        = "error_message"
+	AttrTrialStatus         = "trial_status"
+	AttrStartTime           = "trial_start_time"
+	AttrEndTime             = "trial_end_time"
+	AttrDuplicateOf         = "duplicate_of"
+	// MetricAttrPrefix prefixes every benchmark metric stored on a trial.
+	MetricAttrPrefix = "metric_"
+	// metricNamesKey is where Optuna (and optuna-dashboard) read objective names.
+	metricNamesKey = "study:metric_names"
+)
+
+// Study is a study opened for work: ask/tell over a Storage with a Sampler.
+type Study struct {
+	st      Storage
+	info    *Info
+	sampler sampler.Sampler
+	space   space.Space
+}
+
+// Options open or create a study.
+type Options struct {
+	// Name is exact; with Prefix instead, Create makes <prefix>_<n> with the
+	// next free n and Resume picks the newest <prefix>_<n>.
+	Name        string
+	Prefix      string
+	Directions  []Direction
+	MetricNames []string
+	Space       space.Space
+	Sampler     sampler.Sampler
+}
+
+// Create makes a new study; an existing name is an error (resume it instead).
+func Create(ctx context.Context, st Storage, o Options) (*Study, error) {
+	name := o.Name
+	if name == "" {
+		var err error
+		if name, err = nextName(ctx, st, o.Prefix); err != nil {
+			return nil, err
+		}
+	}
+	info, err := st.CreateStudy(ctx, name, o.Directions)
+	if err != nil {
+		if errors.Is(err, ErrStudyExists) {
+			return nil, fmt.Errorf("%w: use `auto-tune-vllm resume` to continue it, or give another name", err)
+		}
+		return nil, err
+	}
+	if len(o.MetricNames) == len(o.Directions) {
+		if err := st.SetStudyAttr(ctx, info.ID, true, metricNamesKey, o.MetricNames); err != nil {
+			return nil, err
+		}
+		info.SystemAttrs[metricNamesKey] = o.MetricNames
+	}
+	return &Study{st: st, info: info, sampler: o.Sampler, space: o.Space}, nil
+}
+
+// Resume opens an existing study (the newest with the prefix if no name is
+// given) and fails the trials a crash left RUNNING, with reason "interrupted".
+func Resume(ctx context.Context, st Storage, o Options) (*Study, int, error) {
+	name := o.Name
+	if name == "" {
+		names, err := prefixed(ctx, st, o.Prefix)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(names) == 0 {
+			return nil, 0, fmt.Errorf("%w: no study named %s_<n> yet; run optimize first", ErrStudyNotFound, o.Prefix)
+		}
+		name = names[len(names)-1]
+	}
+	info, err := st.LoadStudy(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(o.Directions) > 0 && !sameDirections(info.Directions, o.Directions) {
+		return nil, 0, fmt.Errorf("study %q optimises %v, but the config asks for %v: use a new study name", name, info.Directions, o.Directions)
+	}
+	n, err := st.FailRunning(ctx, info.ID, "interrupted: auto-tune-vllm stopped before this trial finished")
+	if err != nil {
+		return nil, 0, err
+	}
+	return &Study{st: st, info: info, sampler: o.Sampler, space: o.Space}, n, nil
+}
+
+func sameDirections(a, b []Direction) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func prefixed(ctx context.Context, st Storage, prefix string) ([]string, error) {
+	if prefix == "" {
+		prefix = "study"
+	}
+	all, err := st.StudyNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type nn struct {
+		name string
+		n    int
+	}
+	var out []nn
+	for _, name := range all {
+		rest, ok := strings.CutPrefix(name, prefix+"_")
+		if n, err := strconv.Atoi(rest); ok && err == nil {
+			out = append(out, nn{name, n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
+	names := make([]string, len(out))
+	for i, x := range out {
+		names[i] = x.name
+	}
+	return names, nil
+}
+
+func nextName(ctx context.Context, st Storage, prefix string) (string, error) {
+	if prefix == "" {
+		prefix = "study"
+	}
+	names, err := prefixed(ctx, st, prefix)
+	if err != nil {
+		return "", err
+	}
+	n := 1
+	if len(names) > 0 {
+		last := names[len(names)-1]
+		k, _ := strconv.Atoi(strings.TrimPrefix(last, prefix+"_"))
+		n = k + 1
+	}
+	return fmt.Sprintf("%s_%d", prefix, n), nil
+}
+
+// Name is the study's name.
+func (s *Study) Name() string { return s.info.Name }
+
+// Directions of the objectives.
+func (s *Study) Directions() []Direction { return s.info.Directions }
+
+// Trials returns every stored trial.
+func (s *Study) Trials(ctx context.Context) ([]Trial, error) { return s.st.Trials(ctx, s.info.ID) }
+
+// Baseline returns the baseline trial, if one exists.
+func (s *Study) Baseline(ctx context.Context) (*Trial, error) {
+	trials, err := s.Trials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range trials {
+		if trials[i].UserAttrs[AttrIsBaseline] == true {
+			return &trials[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// Completed counts COMPLETE trials other than the baseline: what n_trials counts.
+func Completed(trials []Trial) int {
+	n := 0
+	for _, t := range trials {
+		if t.State == Complete && t.UserAttrs[AttrIsBaseline] != true {
+			n++
+		}
+	}
+	return n
+}
+
+// Asked is a trial handed out by Ask.
+type Asked struct {
+	ID       int64
+	Number   int
+	Params   map[string]float64 // internal values
+	External map[string]any
+	// Duplicate is an earlier COMPLETE trial with the same configuration;
+	// its result can be told again instead of running the trial.
+	Duplicate *Trial
+}
+
+// AskBaseline starts the baseline trial (vLLM's defaults: no sampled params).
+func (s *Study) AskBaseline(ctx context.Context, concurrency int) (*Asked, error) {
+	id, number, err := s.st.CreateTrial(ctx, s.info.ID, Running)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.SetTrialAttr(ctx, id, false, AttrIsBaseline, true); err != nil {
+		return nil, err
+	}
+	if err := s.st.SetTrialAttr(ctx, id, false, AttrBaselineConcurrency, concurrency); err != nil {
+		return nil, err
+	}
+	return &Asked{ID: id, Number: number, Params: map[string]float64{}, External: map[string]any{}}, nil
+}
+
+// Ask starts a trial with sampled parameters. The sampler sees every other
+// trial, RUNNING ones included (the constant liar), but not the baseline.
+func (s *Study) Ask(ctx context.Context) (*Asked, error) {
+	id, number, err := s.st.CreateTrial(ctx, s.info.ID, Running)
+	if err != nil {
+		return nil, err
+	}
+	trials, err := s.Trials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	params, err := s.sampler.Sample(s.history(trials), s.space, number)
+	if err != nil {
+		// Nothing was sampled: this trial never ran.
+		s.st.SetTrialAttr(ctx, id, false, AttrErrorType, "sampler")
+		s.st.SetTrialAttr(ctx, id, false, AttrErrorMessage, err.Error())
+		s.st.FinishTrial(ctx, id, Fail, nil)
+		return nil, err
+	}
+	a := &Asked{ID: id, Number: number, Params: params, External: map[string]any{}}
+	for _, p := range s.space {
+		v := params[p.Name]
+		if err := s.st.SetParam(ctx, id, p.Name, v, p.Dist); err != nil {
+			return nil, err
+		}
+		a.External[p.Name] = p.Dist.External(v)
+	}
+	for i := range trials {
+		t := &trials[i]
+		if t.State == Complete && t.Number != number && t.UserAttrs[AttrIsBaseline] != true && sameParams(t.Params, params) {
+			a.Duplicate = t
+			break
+		}
+	}
+	return a, nil
+}
+
+func sameParams(a, b map[string]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || math.Abs(v-w) > 1e-12*math.Max(1, math.Abs(v)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Study) history(trials []Trial) *sampler.History {
+	h := &sampler.History{Directions: make([]sampler.Direction, len(s.info.Directions))}
+	for i, d := range s.info.Directions {
+		h.Directions[i] = sampler.Direction(d == Maximize)
+	}
+	for _, t := range trials {
+		if t.UserAttrs[AttrIsBaseline] == true {
+			continue
+		}
+		st := sampler.Failed
+		switch t.State {
+		case Complete:
+			st = sampler.Complete
+		case Pruned:
+			st = sampler.Pruned
+		case Running:
+			st = sampler.Running
+		case Waiting:
+			continue
+		}
+		h.Trials = append(h.Trials, sampler.Trial{Number: t.Number, State: st, Params: t.Params, Values: t.Values, Constraints: constraintsOf(t)})
+	}
+	return h
+}
+
+// constraintsOf reads Optuna's constraint formats: a list under
+// "constraints", or one value per "constraints:<name>" key (Optuna 5).
+func constraintsOf(t Trial) []float64 {
+	var out []float64
+	if list, ok := t.SystemAttrs[ConstraintsKey].([]any); ok {
+		for _, c := range list {
+			if f, ok := c.(float64); ok {
+				out = append(out, f)
+			}
+		}
+	}
+	for k, v := range t.SystemAttrs {
+		if strings.HasPrefix(k, ConstraintsKey+":") {
+			if f, ok := v.(float64); ok {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// Result is what a trial produced.
+type Result struct {
+	State       State     // Complete, Pruned or Fail
+	Values      []float64 // Complete only, one per objective
+	Constraints []float64 // > 0 = violated (SLOs, constraints)
+	UserAttrs   map[string]any
+	Start, End  time.Time
+}
+
+// Tell stores the result of an asked trial.
+func (s *Study) Tell(ctx context.Context, a *Asked, r Result) error {
+	if r.State == Complete && len(r.Values) != len(s.info.Directions) {
+		return fmt.Errorf("trial %d: %d values for %d objectives", a.Number, len(r.Values), len(s.info.Directions))
+	}
+	if r.Constraints != nil {
+		if err := s.st.SetTrialAttr(ctx, a.ID, true, ConstraintsKey, r.Constraints); err != nil {
+			return err
+		}
+	}
+	attrs := map[string]any{}
+	for k, v := range r.UserAttrs {
+		attrs[k] = v
+	}
+	if !r.Start.IsZero() {
+		attrs[AttrStartTime] = r.Start.UTC().Format(time.RFC3339Nano)
+	}
+	if !r.End.IsZero() {
+		attrs[AttrEndTime] = r.End.UTC().Format(time.RFC3339Nano)
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := s.st.SetTrialAttr(ctx, a.ID, false, k, jsonSafe(attrs[k])); err != nil {
+			return err
+		}
+	}
+	values := r.Values
+	if r.State != Complete {
+		values = nil
+	}
+	return s.st.FinishTrial(ctx, a.ID, r.State, values)
+}
+
+// TellDuplicate completes a trial with the result of the earlier identical one.
+func (s *Study) TellDuplicate(ctx context.Context, a *Asked) error {
+	d := a.Duplicate
+	attrs := map[string]any{AttrDuplicateOf: d.Number}
+	for k, v := range d.UserAttrs {
+		if strings.HasPrefix(k, MetricAttrPrefix) {
+			attrs[k] = v
+		}
+	}
+	return s.Tell(ctx, a, Result{State: Complete, Values: d.Values, Constraints: constraintsOf(*d), UserAttrs: attrs})
+}
+
+// jsonSafe replaces non-finite floats, which JSON cannot hold, by strings.
+func jsonSafe(v any) any {
+	if f, ok := v.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return v
+}

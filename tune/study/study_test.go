@@ -1,0 +1,109 @@
+package study
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+)
+
+func smallSpace(t *testing.T) space.Space {
+	i, _ := space.NewInt(1, 2, false, 1)
+	return space.Space{{Name: "a", Dist: i}}
+}
+
+func TestAskTellBaselineDuplicatesResume(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	o := Options{Prefix: "qwen", Directions: []Direction{Maximize}, MetricNames: []string{"output_tokens_per_second_mean"},
+		Space: smallSpace(t), Sampler: sampler.Grid{Seed: 1}}
+	s, err := Create(ctx, st, o)
+	if err != nil || s.Name() != "qwen_1" {
+		t.Fatalf("create: %v %v", s, err)
+	}
+	if s2, err := Create(ctx, st, o); err != nil || s2.Name() != "qwen_2" {
+		t.Fatalf("second create: %v", err)
+	}
+
+	b, err := s.AskBaseline(ctx, 16)
+	if err != nil || b.Number != 0 {
+		t.Fatal(err)
+	}
+	s.Tell(ctx, b, Result{State: Complete, Values: []float64{100}, UserAttrs: map[string]any{"metric_output_tokens_per_second_mean": 100.0}})
+
+	// The grid has two points; the baseline is not one of them.
+	for i := 0; i < 2; i++ {
+		a, err := s.Ask(ctx)
+		if err != nil || a.Duplicate != nil {
+			t.Fatalf("ask %d: %+v %v", i, a, err)
+		}
+		s.Tell(ctx, a, Result{State: Complete, Values: []float64{float64(10 * (i + 1))}, Constraints: []float64{-1}, UserAttrs: map[string]any{"metric_x": 1.0}})
+	}
+	if _, err := s.Ask(ctx); !errors.Is(err, sampler.ErrExhausted) {
+		t.Errorf("exhausted grid: %v", err)
+	}
+
+	// A random sampler on the same 2-point space repeats itself: reused.
+	s.sampler = sampler.Random{Seed: 3}
+	var dup *Asked
+	for i := 0; i < 10 && dup == nil; i++ {
+		a, err := s.Ask(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Duplicate != nil {
+			dup = a
+			if err := s.TellDuplicate(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			s.Tell(ctx, a, Result{State: Complete, Values: []float64{1}})
+		}
+	}
+	if dup == nil {
+		t.Fatal("no duplicate detected")
+	}
+	trials, _ := s.Trials(ctx)
+	last := trials[dup.Number]
+	if last.UserAttrs[AttrDuplicateOf] != float64(dup.Duplicate.Number) || last.Values[0] != dup.Duplicate.Values[0] || last.UserAttrs["metric_x"] != 1.0 {
+		t.Errorf("duplicate stored as %+v", last)
+	}
+	base, _ := s.Baseline(ctx)
+	if base == nil || base.Number != 0 {
+		t.Errorf("baseline %+v", base)
+	}
+	for _, tr := range s.history(trials).Trials {
+		if tr.Number == 0 {
+			t.Error("the baseline is in the sampler's history")
+		}
+	}
+	if n := Completed(trials); n != len(trials)-2 {
+		t.Errorf("completed %d of %d trials (baseline and one failed ask excluded)", n, len(trials))
+	}
+
+	// A crash leaves a RUNNING trial; resume fails it and keeps the rest.
+	if _, err := s.Ask(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, failed, err := Resume(ctx, st, Options{Prefix: "qwen", Directions: []Direction{Maximize}, Space: o.Space, Sampler: o.Sampler})
+	if err != nil || r.Name() != "qwen_2" {
+		t.Fatalf("resume newest: %v %v", r, err)
+	}
+	r, failed, err = Resume(ctx, st, Options{Name: "qwen_1", Directions: []Direction{Maximize}, Space: o.Space, Sampler: o.Sampler})
+	if err != nil || failed != 1 {
+		t.Fatalf("resume: %d failed, %v", failed, err)
+	}
+	if _, _, err := Resume(ctx, st, Options{Name: "qwen_1", Directions: []Direction{Minimize}}); err == nil {
+		t.Error("resumed with other directions")
+	}
+	if _, _, err := Resume(ctx, st, Options{Prefix: "nope"}); !errors.Is(err, ErrStudyNotFound) {
+		t.Errorf("resume unknown prefix: %v", err)
+	}
+	info, _ := st.LoadStudy(ctx, "qwen_1")
+	if names, _ := info.SystemAttrs[metricNamesKey].([]any); len(names) != 1 {
+		t.Errorf("metric names %v", info.SystemAttrs)
+	}
+}
