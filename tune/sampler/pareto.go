@@ -173,3 +173,7 @@ func hssp(loss [][]float64, k int, ref []float64) []int {
 	}
 	return picked
 }
+
+// Hypervolume is the volume dominated by the loss vectors up to ref
+// (minimisation), for reports and benchmarks.
+func Hypervolume(losses [][]float64, ref []float64) float64 { return hypervolume(losses, ref) }

@@ -3,7 +3,7 @@ package sampler
 import (
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
@@ -13,18 +13,138 @@ import (
 // (numeric) or a smoothed one-hot (categorical) — Optuna's _ParzenEstimator.
 type parzen struct {
 	weights []float64 // per kernel, summing to 1
+	logW    []float64
 	dims    []dimension
 }
 
 type dimension struct {
 	cat        bool
 	catWeights [][]float64 // [kernel][choice]
+	catLog     [][]float64 // log of catWeights
 
 	mu, sigma             []float64 // per kernel, in the transformed (log) space
 	low, high             float64   // original bounds
 	step                  float64   // 0 = continuous
 	log                   bool
 	adaptedLow, adaptHigh float64 // transformed bounds, widened by step/2 if discrete
+
+	// order lists the kernels by μ (observations first, in computeSigmas'
+	// order, then the prior).
+	order []int
+	// catLogT[c][k] is catLog[k][c], so one choice scans kernels contiguously.
+	catLogT [][]float64
+
+	// Kernels sharing a (μ, σ) pair — common on discrete dimensions, where
+	// many observations hold the same value — share every computation:
+	// pair[k] indexes the u* arrays (μ, 1/σ, the truncation normaliser
+	// log(Φ(b)−Φ(a)), and base = −log σ − log √(2π), less the normaliser
+	// for continuous dimensions); memo caches exact values per sample.
+	pair                           []int32
+	uMu, uInv, uBase, uNorm, uVals []float64
+	memo                           []float64
+}
+
+// prepare precomputes what logPDF needs per kernel.
+func (d *dimension) prepare() {
+	if d.cat {
+		d.catLog = make([][]float64, len(d.catWeights))
+		for k, row := range d.catWeights {
+			d.catLog[k] = make([]float64, len(row))
+			for i, w := range row {
+				d.catLog[k][i] = math.Log(w)
+			}
+		}
+		if len(d.catWeights) > 0 {
+			d.catLogT = make([][]float64, len(d.catWeights[0]))
+			for c := range d.catLogT {
+				d.catLogT[c] = make([]float64, len(d.catWeights))
+				for k := range d.catWeights {
+					d.catLogT[c][k] = d.catLog[k][c]
+				}
+			}
+		}
+		return
+	}
+	n := len(d.mu)
+	d.pair = make([]int32, n)
+	// Equal (μ, σ) pairs sit in runs of equal μ in the sorted order; within
+	// a run only a few distinct σ occur, so a short scan finds them.
+	type seen struct {
+		sigma float64
+		id    int32
+	}
+	var run []seen
+	runMu := math.NaN()
+	for _, k := range d.order {
+		mu, sigma := d.mu[k], d.sigma[k]
+		if mu != runMu {
+			run, runMu = run[:0], mu
+		}
+		id := int32(-1)
+		for _, r := range run {
+			if r.sigma == sigma {
+				id = r.id
+				break
+			}
+		}
+		if id < 0 {
+			id = int32(len(d.uMu))
+			run = append(run, seen{sigma, id})
+			inv := 1 / sigma
+			norm := logGaussMass((d.adaptedLow-mu)*inv, (d.adaptHigh-mu)*inv)
+			base := -math.Log(sigma) - normLogC
+			if d.step == 0 {
+				base -= norm
+			}
+			d.uMu, d.uInv, d.uBase, d.uNorm = append(d.uMu, mu), append(d.uInv, inv), append(d.uBase, base), append(d.uNorm, norm)
+		}
+		d.pair[k] = id
+	}
+	d.uVals = make([]float64, len(d.uMu))
+	d.memo = make([]float64, len(d.uMu))
+}
+
+// addCheap adds the cheap value of every kernel at p to acc (see cheap).
+func (d *dimension) addCheap(p *point, acc []float64) {
+	switch {
+	case d.cat:
+		for k, v := range d.catLogT[int(p.x)] {
+			acc[k] += v
+		}
+	case d.step == 0:
+		if p.outside {
+			for k := range acc {
+				acc[k] = math.Inf(-1)
+			}
+			return
+		}
+		for u, mu := range d.uMu {
+			z := (p.t - mu) * d.uInv[u]
+			d.uVals[u] = d.uBase[u] - 0.5*z*z
+		}
+		for k, u := range d.pair {
+			acc[k] += d.uVals[u]
+		}
+	default:
+		for u, mu := range d.uMu {
+			dist := 0.0
+			if mu < p.l {
+				dist = p.l - mu
+			} else if mu > p.r {
+				dist = mu - p.r
+			}
+			z := dist * d.uInv[u]
+			b := p.logWidth + d.uBase[u] - 0.5*z*z
+			if b > 0 {
+				b = 0
+			}
+			d.uVals[u] = b - d.uNorm[u]
+			d.memo[u] = math.NaN() // exact values of the previous sample are stale
+		}
+		for k, u := range d.pair {
+			acc[k] += d.uVals[u]
+		}
+	}
 }
 
 type parzenOptions struct {
@@ -88,11 +208,18 @@ func newParzen(obs [][]float64, sp space.Space, weights []float64, o parzenOptio
 		if d < len(obs) {
 			ob = obs[d]
 		}
+		var dim dimension
 		if c, ok := prm.Dist.(*space.Categorical); ok {
-			p.dims = append(p.dims, categoricalDim(ob, len(c.Choices), o))
+			dim = categoricalDim(ob, len(c.Choices), o)
 		} else {
-			p.dims = append(p.dims, numericDim(ob, prm.Dist, o))
+			dim = numericDim(ob, prm.Dist, o)
 		}
+		dim.prepare()
+		p.dims = append(p.dims, dim)
+	}
+	p.logW = make([]float64, len(p.weights))
+	for k, w := range p.weights {
+		p.logW[k] = math.Log(w)
 	}
 	return p
 }
@@ -152,24 +279,30 @@ func numericDim(obs []float64, dist space.Distribution, o parzenOptions) dimensi
 		}
 	}
 	d.adaptedLow, d.adaptHigh = low, high
-	sigmas := computeSigmas(mus, low, high, len(obs)+1, o)
+	sigmas, order := computeSigmas(mus, low, high, len(obs)+1, o)
 	d.mu = append(mus, 0.5*(low+high))
 	d.sigma = append(sigmas, high-low)
+	d.order = append(order, len(mus))
 	return d
 }
 
 // computeSigmas gives each observation the larger distance to its sorted
 // neighbours (the bounds at the ends), clipped to [min, high−low].
-func computeSigmas(mus []float64, low, high float64, nKernels int, o parzenOptions) []float64 {
+func computeSigmas(mus []float64, low, high float64, nKernels int, o parzenOptions) ([]float64, []int) {
 	n := len(mus)
 	if n == 0 {
-		return nil
+		return nil, nil
 	}
+	// Sorted by value, ties by index (a stable order), without reflection.
+	order := make([]indexed, n)
+	for i, m := range mus {
+		order[i] = indexed{m, i}
+	}
+	slices.SortFunc(order, compareIndexed)
 	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
+	for i, o := range order {
+		idx[i] = o.i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return mus[idx[a]] < mus[idx[b]] })
 	ends := make([]float64, n+2)
 	ends[0], ends[n+1] = low, high
 	for i, j := range idx {
@@ -192,7 +325,7 @@ func computeSigmas(mus []float64, low, high float64, nKernels int, o parzenOptio
 	for i, j := range idx {
 		out[j] = math.Min(math.Max(sorted[i], minSigma), maxSigma)
 	}
-	return out
+	return out, idx
 }
 
 // sample draws size points; out[d][i] is dimension d of point i, as
@@ -239,6 +372,13 @@ func choose(rng *rand.Rand, weights []float64) int {
 
 // logPDF is the mixture's log density (mass, for discrete dimensions) at
 // each point of samples (laid out as sample returns them).
+//
+// The exact mass of a discrete dimension needs erfc and log per kernel, the
+// bulk of TPE's cost. So every kernel first gets a cheap value: exact for
+// categorical and continuous dimensions, an upper bound for discrete ones
+// (mass ≤ width·peak density). Only kernels whose bound comes within e^-50 of
+// the best exact kernel are computed exactly; the rest change the sum by
+// less than 1e-19 of it.
 func (p *parzen) logPDF(samples [][]float64) []float64 {
 	size := 0
 	if len(samples) > 0 {
@@ -246,37 +386,115 @@ func (p *parzen) logPDF(samples [][]float64) []float64 {
 	}
 	nk := len(p.weights)
 	out := make([]float64, size)
-	perKernel := make([]float64, nk)
+	bound := make([]float64, nk)
+	exact := make([]float64, 0, nk)
+	pts := make([]point, len(p.dims))
 	for i := 0; i < size; i++ {
-		for k := 0; k < nk; k++ {
-			lp := math.Log(p.weights[k])
-			for d, dim := range p.dims {
-				lp += dim.logPDF(samples[d][i], k)
-			}
-			perKernel[k] = lp
+		for d := range p.dims {
+			pts[d] = p.dims[d].at(samples[d][i])
 		}
-		out[i] = logSumExp(perKernel)
+		copy(bound, p.logW)
+		for d := range p.dims {
+			p.dims[d].addCheap(&pts[d], bound)
+		}
+		best, bestK := math.Inf(-1), 0
+		for k, b := range bound {
+			if b > best {
+				best, bestK = b, k
+			}
+		}
+		top := p.exactLogPDF(pts, bestK)
+		exact = append(exact[:0], top)
+		for k := 0; k < nk; k++ {
+			if k == bestK || bound[k] < top-50 {
+				continue
+			}
+			v := p.exactLogPDF(pts, k)
+			exact = append(exact, v)
+			top = math.Max(top, v)
+		}
+		out[i] = logSumExp(exact)
 	}
 	return out
 }
 
-func (dim *dimension) logPDF(x float64, k int) float64 {
-	if dim.cat {
-		return math.Log(dim.catWeights[k][int(x)])
+func (p *parzen) exactLogPDF(pts []point, k int) float64 {
+	v := p.logW[k]
+	for d := range p.dims {
+		v += p.dims[d].logPDF(&pts[d], k)
 	}
-	mu, sigma := dim.mu[k], dim.sigma[k]
+	return v
+}
+
+// point is a sample's coordinate in one dimension, with what every kernel
+// needs of it computed once.
+type point struct {
+	x        float64 // as sampled (a categorical: the index)
+	t        float64 // continuous: x in the kernels' (log) space
+	l, r     float64 // discrete: the cell [x − step/2, x + step/2], transformed
+	logWidth float64 // log(r − l)
+	outside  bool
+}
+
+func (dim *dimension) at(x float64) point {
+	p := point{x: x, t: x}
+	if dim.cat {
+		return p
+	}
 	if dim.step == 0 {
 		if dim.log {
-			x = math.Log(x)
+			p.t = math.Log(x)
 		}
-		return truncLogPDF(x, dim.adaptedLow, dim.adaptHigh, mu, sigma)
+		p.outside = p.t < dim.adaptedLow || p.t > dim.adaptHigh
+		return p
 	}
-	left, right := x-dim.step/2, x+dim.step/2
+	p.l, p.r = x-dim.step/2, x+dim.step/2
 	if dim.log {
-		left, right = math.Log(left), math.Log(right)
+		p.l, p.r = math.Log(p.l), math.Log(p.r)
 	}
-	return logGaussMass((left-mu)/sigma, (right-mu)/sigma) -
-		logGaussMass((dim.adaptedLow-mu)/sigma, (dim.adaptHigh-mu)/sigma)
+	p.logWidth = math.Log(p.r - p.l)
+	return p
+}
+
+// cheap is logPDF for categorical and continuous dimensions, and an upper
+// bound of it for discrete ones: the mass of [l, r] is at most (r−l)/σ times
+// the normal density at the point of [l, r] nearest to μ. Flops only.
+func (dim *dimension) cheap(p *point, k int) float64 {
+	if dim.cat {
+		return dim.catLog[k][int(p.x)]
+	}
+	u := dim.pair[k]
+	if dim.step == 0 {
+		if p.outside {
+			return math.Inf(-1)
+		}
+		z := (p.t - dim.uMu[u]) * dim.uInv[u]
+		return dim.uBase[u] - z*z/2
+	}
+	mu := dim.uMu[u]
+	dist := 0.0
+	if mu < p.l {
+		dist = p.l - mu
+	} else if mu > p.r {
+		dist = mu - p.r
+	}
+	z := dist * dim.uInv[u]
+	return math.Min(p.logWidth+dim.uBase[u]-z*z/2, 0) - dim.uNorm[u]
+}
+
+// logPDF is the exact log density (mass, if discrete) of kernel k at p.
+func (dim *dimension) logPDF(p *point, k int) float64 {
+	if dim.cat || dim.step == 0 {
+		return dim.cheap(p, k)
+	}
+	u := dim.pair[k]
+	if v := dim.memo[u]; !math.IsNaN(v) {
+		return v
+	}
+	mu, inv := dim.uMu[u], dim.uInv[u]
+	v := logGaussMass((p.l-mu)*inv, (p.r-mu)*inv) - dim.uNorm[u]
+	dim.memo[u] = v
+	return v
 }
 
 func logSumExp(xs []float64) float64 {
@@ -292,4 +510,20 @@ func logSumExp(xs []float64) float64 {
 		s += math.Exp(x - m)
 	}
 	return math.Log(s) + m
+}
+
+type indexed struct {
+	v float64
+	i int
+}
+
+// compareIndexed orders by value, then index (values are never NaN here).
+func compareIndexed(a, b indexed) int {
+	switch {
+	case a.v < b.v:
+		return -1
+	case a.v > b.v:
+		return 1
+	}
+	return a.i - b.i
 }

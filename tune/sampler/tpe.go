@@ -3,7 +3,7 @@ package sampler
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
@@ -206,13 +206,12 @@ func loss(values []float64, dirs []Direction) []float64 {
 
 // split is Optuna's _split_trials: nBelow good trials from the feasible
 // completed ones, then pruned, then the least infeasible; RUNNING ones and
-// the rest are bad. Both sides come back sorted by number.
+// the rest are bad. Both sides keep the order of trials (by number).
 func split(trials []*Trial, dirs []Direction, nBelow int) (below, above []*Trial) {
-	var complete, pruned, running, infeasible []*Trial
+	var complete, pruned, infeasible []*Trial
 	for _, tr := range trials {
 		switch {
 		case tr.State == Running:
-			running = append(running, tr)
 		case tr.Infeasibility() > 0:
 			infeasible = append(infeasible, tr)
 		case tr.State == Complete:
@@ -221,41 +220,60 @@ func split(trials []*Trial, dirs []Direction, nBelow int) (below, above []*Trial
 			pruned = append(pruned, tr)
 		}
 	}
-	b, a := splitComplete(complete, dirs, nBelow)
-	below, above = append(below, b...), append(above, a...)
-	nBelow = max(0, nBelow-len(b))
-	sortStable(pruned, func(t *Trial) float64 { return 0 })
-	k := min(nBelow, len(pruned))
-	below, above = append(below, pruned[:k]...), append(above, pruned[k:]...)
-	nBelow = max(0, nBelow-k)
-	sortStable(infeasible, func(t *Trial) float64 { return t.Infeasibility() })
-	k = min(nBelow, len(infeasible))
-	below, above = append(below, infeasible[:k]...), append(above, infeasible[k:]...)
-	above = append(above, running...)
-	byNumber := func(ts []*Trial) {
-		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Number < ts[j].Number })
+	good := make(map[*Trial]bool, nBelow)
+	b := splitComplete(complete, dirs, nBelow)
+	for _, t := range b {
+		good[t] = true
 	}
-	byNumber(below)
-	byNumber(above)
+	nBelow = max(0, nBelow-len(b))
+	for _, t := range pruned[:min(nBelow, len(pruned))] {
+		good[t] = true
+	}
+	nBelow = max(0, nBelow-min(nBelow, len(pruned)))
+	sortStable(infeasible, func(t *Trial) float64 { return t.Infeasibility() })
+	for _, t := range infeasible[:min(nBelow, len(infeasible))] {
+		good[t] = true
+	}
+	below = make([]*Trial, 0, len(good))
+	above = make([]*Trial, 0, len(trials)-len(good))
+	for _, tr := range trials {
+		if good[tr] {
+			below = append(below, tr)
+		} else {
+			above = append(above, tr)
+		}
+	}
 	return below, above
 }
 
+// sortStable orders ts by key, ties kept in their order; each key is
+// computed once.
 func sortStable(ts []*Trial, key func(*Trial) float64) {
-	sort.SliceStable(ts, func(i, j int) bool { return key(ts[i]) < key(ts[j]) })
+	keyed := make([]indexed, len(ts))
+	for i, t := range ts {
+		keyed[i] = indexed{key(t), i}
+	}
+	slices.SortFunc(keyed, compareIndexed)
+	sorted := make([]*Trial, len(ts))
+	for i, k := range keyed {
+		sorted[i] = ts[k.i]
+	}
+	copy(ts, sorted)
 }
 
-func splitComplete(trials []*Trial, dirs []Direction, nBelow int) (below, above []*Trial) {
+// splitComplete picks the nBelow best completed trials.
+func splitComplete(trials []*Trial, dirs []Direction, nBelow int) []*Trial {
 	nBelow = min(nBelow, len(trials))
 	if len(dirs) <= 1 {
 		sorted := append([]*Trial{}, trials...)
 		sortStable(sorted, func(t *Trial) float64 { return loss(t.Values, dirs)[0] })
-		return sorted[:nBelow], sorted[nBelow:]
+		return sorted[:nBelow]
 	}
 	if nBelow == 0 {
-		return nil, trials
+		return nil
 	}
 	if nBelow == len(trials) {
-		return trials, nil
+		return trials
 	}
 	losses := make([][]float64, len(trials))
 	for i, t := range trials {
@@ -275,10 +293,10 @@ func splitComplete(trials []*Trial, dirs []Direction, nBelow int) (below, above 
 		covered += count[r]
 		last = r
 	}
-	in := make([]bool, len(trials))
+	var below []*Trial
 	for i, r := range ranks {
 		if r <= last {
-			in[i] = true
+			below = append(below, trials[i])
 		}
 	}
 	if covered < nBelow {
@@ -291,15 +309,8 @@ func splitComplete(trials []*Trial, dirs []Direction, nBelow int) (below, above 
 			}
 		}
 		for _, j := range hssp(tie, nBelow-covered, referencePoint(tie)) {
-			in[idx[j]] = true
+			below = append(below, trials[idx[j]])
 		}
 	}
-	for i, t := range trials {
-		if in[i] {
-			below = append(below, t)
-		} else {
-			above = append(above, t)
-		}
-	}
-	return below, above
+	return below
 }

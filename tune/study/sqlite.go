@@ -38,7 +38,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQL, error) {
 	}
 	// Immediate transactions take the write lock up front, so the trial
 	// number count and the insert cannot interleave with another writer.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(0)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(0)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -171,7 +171,7 @@ func (s *SQL) LoadStudy(ctx context.Context, name string) (*Info, error) {
 		table string
 		dst   map[string]any
 	}{{"study_user_attributes", info.UserAttrs}, {"study_system_attributes", info.SystemAttrs}} {
-		if err := s.readAttrs(ctx, `SELECT "key", value_json FROM `+t.table+` WHERE study_id = ?`, info.ID, func(_ int64, k string, v any) { t.dst[k] = v }); err != nil {
+		if err := s.readAttrs(ctx, `SELECT "key", value_json FROM `+t.table+` WHERE study_id = ?`, []any{info.ID}, func(_ int64, k string, v any) { t.dst[k] = v }); err != nil {
 			return nil, fmt.Errorf("load study: %w", err)
 		}
 	}
@@ -194,8 +194,8 @@ func (s *SQL) StudyNames(ctx context.Context) ([]string, error) {
 }
 
 // readAttrs scans (owner id, key, value_json) rows.
-func (s *SQL) readAttrs(ctx context.Context, query string, arg any, f func(owner int64, key string, v any)) error {
-	rows, err := s.db.QueryContext(ctx, query, arg)
+func (s *SQL) readAttrs(ctx context.Context, query string, args []any, f func(owner int64, key string, v any)) error {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -284,6 +284,22 @@ func (s *SQL) CreateTrial(ctx context.Context, studyID int64, state State) (int6
 	return id, number, nil
 }
 
+func (s *SQL) SetParams(ctx context.Context, trialID int64, params []Param) error {
+	for _, p := range params {
+		if !p.Dist.Contains(p.Internal) {
+			return fmt.Errorf("set param %s: %v is outside %s", p.Name, p.Internal, p.Dist)
+		}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, p := range params {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)`, trialID, p.Name, p.Internal, p.Dist.JSON()); err != nil {
+				return fmt.Errorf("set param %s: %w", p.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
 func (s *SQL) SetParam(ctx context.Context, trialID int64, name string, internal float64, d space.Distribution) error {
 	if !d.Contains(internal) {
 		return fmt.Errorf("set param %s: %v is outside %s", name, internal, d)
@@ -336,7 +352,14 @@ func (s *SQL) FinishTrial(ctx context.Context, trialID int64, state State, value
 }
 
 func (s *SQL) Trials(ctx context.Context, studyID int64) ([]Trial, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials WHERE study_id = ? ORDER BY number, trial_id`, studyID)
+	return s.TrialsAfter(ctx, studyID, 0)
+}
+
+// wanted selects the trials of a study that TrialsAfter returns.
+const wanted = `t.study_id = ? AND NOT (t.state IN ('COMPLETE', 'PRUNED', 'FAIL') AND t.trial_id <= ?)`
+
+func (s *SQL) TrialsAfter(ctx context.Context, studyID, finishedUpTo int64) ([]Trial, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials t WHERE `+wanted+` ORDER BY number, trial_id`, studyID, finishedUpTo)
 	if err != nil {
 		return nil, fmt.Errorf("read trials: %w", err)
 	}
@@ -359,18 +382,21 @@ func (s *SQL) Trials(ctx context.Context, studyID int64) ([]Trial, error) {
 		trials = append(trials, t)
 	}
 	rows.Close()
-	if err := s.readParams(ctx, studyID, trials, index); err != nil {
+	if len(trials) == 0 {
+		return nil, nil
+	}
+	if err := s.readParams(ctx, studyID, finishedUpTo, trials, index); err != nil {
 		return nil, err
 	}
-	if err := s.readValues(ctx, studyID, trials, index); err != nil {
+	if err := s.readValues(ctx, studyID, finishedUpTo, trials, index); err != nil {
 		return nil, err
 	}
 	for _, a := range []struct {
 		table  string
 		system bool
 	}{{"trial_user_attributes", false}, {"trial_system_attributes", true}} {
-		q := `SELECT a.trial_id, a."key", a.value_json FROM ` + a.table + ` a JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = ?`
-		err := s.readAttrs(ctx, q, studyID, func(owner int64, k string, v any) {
+		q := `SELECT a.trial_id, a."key", a.value_json FROM ` + a.table + ` a JOIN trials t ON t.trial_id = a.trial_id WHERE ` + wanted
+		err := s.readAttrs(ctx, q, []any{studyID, finishedUpTo}, func(owner int64, k string, v any) {
 			if i, ok := index[owner]; ok {
 				if a.system {
 					trials[i].SystemAttrs[k] = v
@@ -386,8 +412,8 @@ func (s *SQL) Trials(ctx context.Context, studyID int64) ([]Trial, error) {
 	return trials, nil
 }
 
-func (s *SQL) readParams(ctx context.Context, studyID int64, trials []Trial, index map[int64]int) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = ?`, studyID)
+func (s *SQL) readParams(ctx context.Context, studyID, upTo int64, trials []Trial, index map[int64]int) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE `+wanted, studyID, upTo)
 	if err != nil {
 		return fmt.Errorf("read params: %w", err)
 	}
@@ -414,8 +440,8 @@ func (s *SQL) readParams(ctx context.Context, studyID int64, trials []Trial, ind
 	return rows.Err()
 }
 
-func (s *SQL) readValues(ctx context.Context, studyID int64, trials []Trial, index map[int64]int) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? ORDER BY v.trial_id, v.objective`, studyID)
+func (s *SQL) readValues(ctx context.Context, studyID, upTo int64, trials []Trial, index map[int64]int) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id WHERE `+wanted+` ORDER BY v.trial_id, v.objective`, studyID, upTo)
 	if err != nil {
 		return fmt.Errorf("read values: %w", err)
 	}

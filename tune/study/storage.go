@@ -83,6 +83,13 @@ func (t *Trial) External(name string) any {
 	return d.External(t.Params[name])
 }
 
+// Param is a parameter value to store.
+type Param struct {
+	Name     string
+	Internal float64
+	Dist     space.Distribution
+}
+
 // ConstraintsKey is the system attribute where Optuna keeps a trial's
 // constraint values (> 0 = violated).
 const ConstraintsKey = "constraints"
@@ -115,6 +122,11 @@ type Storage interface {
 	FinishTrial(ctx context.Context, trialID int64, state State, values []float64) error
 	// Trials returns every trial of the study, by number.
 	Trials(ctx context.Context, studyID int64) ([]Trial, error)
+	// TrialsAfter returns the trials except the finished ones with an ID ≤
+	// finishedUpTo (immutable, so a caller may keep them), by number.
+	TrialsAfter(ctx context.Context, studyID, finishedUpTo int64) ([]Trial, error)
+	// SetParams stores several parameters of a trial in one transaction.
+	SetParams(ctx context.Context, trialID int64, params []Param) error
 	// FailRunning fails every RUNNING trial of the study, recording reason
 	// (a trial user attribute, "fail_reason"), and returns how many.
 	FailRunning(ctx context.Context, studyID int64, reason string) (int, error)

@@ -36,6 +36,11 @@ type Study struct {
 	info    *Info
 	sampler sampler.Sampler
 	space   space.Space
+
+	// Finished trials never change, so they are read once: every trial with
+	// an ID ≤ upTo is finished and held in cache, by number.
+	cache []Trial
+	upTo  int64
 }
 
 // Options open or create a study.
@@ -165,8 +170,24 @@ func (s *Study) Name() string { return s.info.Name }
 // Directions of the objectives.
 func (s *Study) Directions() []Direction { return s.info.Directions }
 
-// Trials returns every stored trial.
-func (s *Study) Trials(ctx context.Context) ([]Trial, error) { return s.st.Trials(ctx, s.info.ID) }
+// Trials returns every stored trial, by number.
+func (s *Study) Trials(ctx context.Context) ([]Trial, error) {
+	fresh, err := s.st.TrialsAfter(ctx, s.info.ID, s.upTo)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]Trial, 0, len(s.cache)+len(fresh))
+	all = append(append(all, s.cache...), fresh...)
+	// Advance the watermark over the leading run of finished trials.
+	for _, t := range fresh {
+		if !t.State.Finished() {
+			break
+		}
+		s.cache = append(s.cache, t)
+		s.upTo = t.ID
+	}
+	return all, nil
+}
 
 // Baseline returns the baseline trial, if one exists.
 func (s *Study) Baseline(ctx context.Context) (*Trial, error) {
@@ -239,12 +260,14 @@ func (s *Study) Ask(ctx context.Context) (*Asked, error) {
 		return nil, err
 	}
 	a := &Asked{ID: id, Number: number, Params: params, External: map[string]any{}}
+	rows := make([]Param, 0, len(s.space))
 	for _, p := range s.space {
 		v := params[p.Name]
-		if err := s.st.SetParam(ctx, id, p.Name, v, p.Dist); err != nil {
-			return nil, err
-		}
+		rows = append(rows, Param{Name: p.Name, Internal: v, Dist: p.Dist})
 		a.External[p.Name] = p.Dist.External(v)
+	}
+	if err := s.st.SetParams(ctx, id, rows); err != nil {
+		return nil, err
 	}
 	for i := range trials {
 		t := &trials[i]

@@ -107,3 +107,30 @@ func TestAskTellBaselineDuplicatesResume(t *testing.T) {
 		t.Errorf("metric names %v", info.SystemAttrs)
 	}
 }
+
+// The cache of finished trials never hides a change: a trial still running
+// below newer finished ones is read again until it finishes.
+func TestTrialCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	s, _ := Create(ctx, st, Options{Name: "c", Directions: []Direction{Minimize}, Space: smallSpace(t), Sampler: sampler.Random{}})
+	a1, _ := s.Ask(ctx)
+	a2, _ := s.Ask(ctx)
+	a3, _ := s.Ask(ctx)
+	s.Tell(ctx, a1, Result{State: Complete, Values: []float64{1}})
+	s.Tell(ctx, a3, Result{State: Complete, Values: []float64{3}})
+	trials, _ := s.Trials(ctx)
+	if len(trials) != 3 || trials[1].State != Running || s.upTo != a1.ID {
+		t.Fatalf("first read: %d trials, #1 %s, watermark %d", len(trials), trials[1].State, s.upTo)
+	}
+	s.Tell(ctx, a2, Result{State: Fail})
+	trials, _ = s.Trials(ctx)
+	if len(trials) != 3 || trials[1].State != Fail || trials[2].Values[0] != 3 || s.upTo != a3.ID {
+		t.Fatalf("second read: %+v, watermark %d", trials, s.upTo)
+	}
+	trials, _ = s.Trials(ctx)
+	if len(trials) != 3 {
+		t.Fatalf("third read: %d trials", len(trials))
+	}
+}
