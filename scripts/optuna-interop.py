@@ -5,7 +5,8 @@
   continue DB STUDY N        load a study and run N more trials with Optuna's default sampler
   schema   DB                print the SQLite schema (one statement per line)
 
-DB is a SQLite path. Run with the optuna venv's python (scripts/optuna-venv.sh).
+DB is a SQLite path or a storage URL (postgresql://…). Run with the optuna
+venv's python (scripts/optuna-venv.sh).
 """
 import json
 import math
@@ -15,6 +16,10 @@ import sys
 import optuna
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def url(db):
+    return db if "://" in db else f"sqlite:///{db}"
 
 
 def enc(v):
@@ -38,7 +43,7 @@ def frozen(t):
 
 
 def read(db, name):
-    s = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+    s = optuna.load_study(study_name=name, storage=url(db))
     out = {
         "directions": [d.name for d in s.directions],
         "trials": [frozen(t) for t in s.get_trials(deepcopy=False)],
@@ -64,7 +69,7 @@ def objective(trial):
 
 
 def create(db, name):
-    s = optuna.create_study(study_name=name, storage=f"sqlite:///{db}", direction="maximize",
+    s = optuna.create_study(study_name=name, storage=url(db), direction="maximize",
                             sampler=optuna.samplers.TPESampler(seed=1))
     s.set_user_attr("model", "facebook/opt-125m")
     s.optimize(objective, n_trials=6, catch=(RuntimeError,))
@@ -72,7 +77,7 @@ def create(db, name):
 
 
 def cont(db, name, n):
-    s = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+    s = optuna.load_study(study_name=name, storage=url(db))
     dists = {}
     for t in s.trials:  # the baseline (trial 0) samples nothing
         dists.update(t.distributions)

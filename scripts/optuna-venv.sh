@@ -9,7 +9,7 @@ DASHBOARD_VERSION=${DASHBOARD_VERSION:-0.21.0}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
 OPTUNA_VENV=${OPTUNA_VENV:-$cache/optuna-$OPTUNA_VERSION}
 PYTHON=${PYTHON:-python3}
-stamp="$OPTUNA_VENV/.atv-installed-$OPTUNA_VERSION-$DASHBOARD_VERSION"
+stamp="$OPTUNA_VENV/.atv-installed-$OPTUNA_VERSION-$DASHBOARD_VERSION-psycopg3"
 
 if [ -f "$stamp" ] && [ -x "$OPTUNA_VENV/bin/python" ]; then
   echo "$OPTUNA_VENV/bin"
@@ -20,6 +20,6 @@ echo "installing optuna==$OPTUNA_VERSION optuna-dashboard==$DASHBOARD_VERSION in
 "$PYTHON" -m venv "$OPTUNA_VENV" >&2
 "$OPTUNA_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >&2
 "$OPTUNA_VENV/bin/python" -m pip install -q --disable-pip-version-check \
-  "optuna==$OPTUNA_VERSION" "optuna-dashboard==$DASHBOARD_VERSION" psycopg2-binary >&2
+  "optuna==$OPTUNA_VERSION" "optuna-dashboard==$DASHBOARD_VERSION" "psycopg[binary]" >&2
 touch "$stamp"
 echo "$OPTUNA_VENV/bin"

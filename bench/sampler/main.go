@@ -12,12 +12,12 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
@@ -55,14 +55,26 @@ func main() {
 	}
 
 	fmt.Fprintln(os.Stderr, "running Python Optuna (this takes a few minutes)...")
-	cmd := exec.Command(filepath.Join(*optunaBin, "python"), "bench/sampler/optuna_side.py", fmt.Sprint(*seeds), *budgetsFlag)
-	cmd.Stderr = os.Stderr
-	raw, err := cmd.Output()
+	tmp, err := os.MkdirTemp("", "atv-bench")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "optuna side:", err)
-		os.Exit(1)
+		fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	result := filepath.Join(tmp, "optuna.json")
+	p, err := proc.Start(proc.Spec{Argv: []string{filepath.Join(*optunaBin, "python"), "bench/sampler/optuna_side.py", fmt.Sprint(*seeds), *budgetsFlag, result}, Output: os.Stderr})
+	if err != nil {
+		fail(err)
+	}
+	<-p.Done()
+	if p.ExitCode() != 0 {
+		fail(fmt.Errorf("optuna side: %w", p.Err()))
+	}
+	raw, err := os.ReadFile(result)
+	if err != nil {
+		fail(err)
 	}
 	var py struct {
+		Version string
 		Results []struct {
 			Surface, Sampler string
 			Budget           int
@@ -75,8 +87,7 @@ func main() {
 		}
 	}
 	if err := json.Unmarshal(raw, &py); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		fail(err)
 	}
 	theirs := map[key][][][]float64{}
 	for _, r := range py.Results {
@@ -84,7 +95,7 @@ func main() {
 		theirs[k] = append(theirs[k], r.Values)
 	}
 
-	fmt.Printf("## Sampler quality: ours vs Python Optuna %s (%d seeds; feasible trials only)\n\n", optunaVersion(*optunaBin), *seeds)
+	fmt.Printf("## Sampler quality: ours vs Python Optuna %s (%d seeds; feasible trials only)\n\n", py.Version, *seeds)
 	fmt.Println("| surface | sampler | budget | optimum | median best (ours) | median best (Optuna) | median regret (ours) | median regret (Optuna) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, s := range surfaces() {
@@ -118,12 +129,9 @@ func main() {
 	}
 }
 
-func optunaVersion(bin string) string {
-	out, err := exec.Command(filepath.Join(bin, "python"), "-c", "import optuna; print(optuna.__version__)").Output()
-	if err != nil {
-		return "?"
-	}
-	return strings.TrimSpace(string(out))
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench/sampler:", err)
+	os.Exit(1)
 }
 
 func newSampler(name string, seed uint64) sampler.Sampler {

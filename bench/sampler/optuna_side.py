@@ -1,7 +1,7 @@
 """Python Optuna's side of the sampler-quality benchmark (bench/sampler/main.go).
 
 The surfaces here and in surfaces.go must stay identical, formula for formula.
-Prints JSON: {"results": [...], "ask": [...]}. Usage: python optuna_side.py SEEDS BUDGETS
+Writes JSON {"version", "results", "ask"} to OUT. Usage: python optuna_side.py SEEDS BUDGETS OUT
 """
 import json
 import math
@@ -94,7 +94,7 @@ def ask_latency(n, storage=None):
 if __name__ == "__main__":
     seeds = int(sys.argv[1])
     budgets = [int(b) for b in sys.argv[2].split(",")]
-    out = {"results": [], "ask": []}
+    out = {"version": optuna.__version__, "results": [], "ask": []}
     for surface in SURFACES:
         samplers = ["tpe", "nsga2"] if surface == "tradeoff" else ["tpe"]
         for s in samplers:
@@ -106,4 +106,5 @@ if __name__ == "__main__":
     for n in (100, 1000):
         db = os.path.join(tempfile.mkdtemp(), "ask.db")
         out["ask"].append({"n": n, "ms": ask_latency(n), "sqlite_ms": ask_latency(n, f"sqlite:///{db}")})
-    json.dump(out, sys.stdout)
+    with open(sys.argv[3], "w") as f:
+        json.dump(out, f)

@@ -54,7 +54,7 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s imports %s: gcs, head, gpu and internal/proc know nothing of tuning", from, to)
 			case has(to, "third_party") && !has(from, "gcs"):
 				t.Errorf("%s imports %s: only gcs uses the generated Ray protos", from, to)
-			case has(to, "internal/raytest"):
+			case has(to, "internal/raytest") || has(to, "internal/pgtest"):
 				t.Errorf("%s imports %s: test helpers are for tests", from, to)
 			case has(from, "internal/proc") && !has(to, "internal/proc"):
 				t.Errorf("%s imports %s: internal/proc is a leaf", from, to)

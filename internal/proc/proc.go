@@ -160,6 +160,22 @@ func (p *Process) Err() error {
 	return &ExitError{Command: Quote(p.Argv), Err: err, Tail: p.Tail()}
 }
 
+// ExitCode is the child's exit status, or -1 while it runs or if a signal
+// ended it.
+func (p *Process) ExitCode() int {
+	if !p.Exited() {
+		return -1
+	}
+	var ee *exec.ExitError
+	if p.waitErr == nil {
+		return 0
+	}
+	if errors.As(p.waitErr, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
 // Tail returns the last lines the child printed.
 func (p *Process) Tail() string {
 	if p.logFile != "" {

@@ -2,6 +2,7 @@ package study
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/pgtest"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
 
@@ -373,4 +375,63 @@ func TestInteropDashboardServesOurStudy(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// A study written by Go on PostgreSQL loads in Optuna; the schema we create
+// is the one Optuna creates there.
+func TestInteropPostgres(t *testing.T) {
+	optunaBin(t)
+	srv := pgtest.Start(t)
+	ctx := context.Background()
+	ours := srv.NewDB(t)
+	st, err := Open(ctx, ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	writeStudy(t, st, "pg", []Direction{Maximize, Minimize}, []goTrial{
+		{Complete, map[string]any{"max_num_seqs": int64(64), "kv_cache_dtype": nil}, []float64{1000, 120}, []float64{-1}, nil},
+		{Complete, map[string]any{"max_num_seqs": int64(128), "enable_prefix_caching": true}, []float64{1500, math.Inf(1)}, nil, nil},
+		{Fail, map[string]any{"max_num_seqs": int64(16)}, nil, nil, map[string]any{"error_type": "oom"}},
+		{Complete, map[string]any{"max_num_seqs": int64(200)}, []float64{5000, 10}, []float64{3}, nil},
+	})
+	got := pyRead(t, ours, "pg")
+	if len(got.Trials) != 4 || got.Trials[1].Values[1] != "inf" || got.Trials[2].State != "FAIL" || fmt.Sprint(got.BestTrials) != "[0 1]" ||
+		got.Trials[0].Params["kv_cache_dtype"] != nil || got.Trials[1].Params["enable_prefix_caching"] != true {
+		t.Errorf("python reads %+v", got)
+	}
+	theirs := srv.NewDB(t)
+	python(t, "create", theirs, "x")
+	if a, b := pgSchema(t, ours), pgSchema(t, theirs); a != b {
+		t.Errorf("schema differs:\nours:\n%s\n\noptuna's:\n%s", a, b)
+	}
+}
+
+// pgSchema describes tables, columns, constraints, indexes and enums.
+func pgSchema(t *testing.T, url string) string {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var lines []string
+	for _, q := range []string{
+		`SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || udt_name || ' ' || is_nullable || ' ' || coalesce(character_maximum_length::text, '') || ' ' || coalesce(column_default, '') FROM information_schema.columns WHERE table_schema = 'public'`,
+		`SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'public'::regnamespace`,
+		`SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'`,
+		`SELECT t.typname || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var l string
+			rows.Scan(&l)
+			lines = append(lines, l)
+		}
+		rows.Close()
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }

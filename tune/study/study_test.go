@@ -14,10 +14,10 @@ func smallSpace(t *testing.T) space.Space {
 	return space.Space{{Name: "a", Dist: i}}
 }
 
-func TestAskTellBaselineDuplicatesResume(t *testing.T) {
+func cAskTellBaselineDuplicatesResume(t *testing.T, open opener) {
 	t.Parallel()
 	ctx := context.Background()
-	st, _ := openTemp(t)
+	st, _ := open(t)
 	o := Options{Prefix: "qwen", Directions: []Direction{Maximize}, MetricNames: []string{"output_tokens_per_second_mean"},
 		Space: smallSpace(t), Sampler: sampler.Grid{Seed: 1}}
 	s, err := Create(ctx, st, o)
@@ -110,10 +110,10 @@ func TestAskTellBaselineDuplicatesResume(t *testing.T) {
 
 // The cache of finished trials never hides a change: a trial still running
 // below newer finished ones is read again until it finishes.
-func TestTrialCache(t *testing.T) {
+func cTrialCache(t *testing.T, open opener) {
 	t.Parallel()
 	ctx := context.Background()
-	st, _ := openTemp(t)
+	st, _ := open(t)
 	s, _ := Create(ctx, st, Options{Name: "c", Directions: []Direction{Minimize}, Space: smallSpace(t), Sampler: sampler.Random{}})
 	a1, _ := s.Ask(ctx)
 	a2, _ := s.Ask(ctx)

@@ -9,17 +9,91 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver (pure Go)
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
 
-// SQL is a Storage on an Optuna-schema database.
+// SQL is a Storage on an Optuna-schema database: SQLite or PostgreSQL.
 type SQL struct {
 	db   *sql.DB
-	path string
+	path string // file or URL, for messages
+	pg   bool
+}
+
+// q rewrites ? placeholders as $1, $2, … for PostgreSQL.
+func (s *SQL) q(query string) string {
+	if !s.pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Open opens the storage a study config names: a postgresql:// URL
+// (optionally postgresql+driver://, as SQLAlchemy writes it), a sqlite:///
+// URL, or a SQLite file path.
+func Open(ctx context.Context, where string) (*SQL, error) {
+	switch {
+	case strings.HasPrefix(where, "postgres"):
+		scheme, rest, ok := strings.Cut(where, "://")
+		if !ok {
+			return nil, fmt.Errorf("storage %q: not a postgresql:// URL", where)
+		}
+		scheme, _, _ = strings.Cut(scheme, "+")
+		if scheme != "postgresql" && scheme != "postgres" {
+			return nil, fmt.Errorf("storage %q: unknown scheme %s", where, scheme)
+		}
+		return OpenPostgres(ctx, "postgresql://"+rest)
+	case strings.HasPrefix(where, "sqlite:///"):
+		return OpenSQLite(ctx, strings.TrimPrefix(where, "sqlite:///"))
+	}
+	return OpenSQLite(ctx, where)
+}
+
+// OpenPostgres opens (creating the schema if needed) an Optuna database on
+// PostgreSQL.
+func OpenPostgres(ctx context.Context, url string) (*SQL, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", redact(url), err)
+	}
+	s := &SQL{db: db, path: redact(url), pg: true}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", s.path, err)
+	}
+	return s, nil
+}
+
+// redact hides a password in a URL.
+func redact(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return url
+	}
+	user, _, hasPass := strings.Cut(userinfo, ":")
+	if hasPass {
+		return scheme + "://" + user + ":***@" + host
+	}
+	return url
 }
 
 var _ Storage = (*SQL)(nil)
@@ -55,36 +129,60 @@ func (s *SQL) Close() error { return s.db.Close() }
 
 func (s *SQL) init(ctx context.Context) error {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='studies'`).Scan(&n); err != nil {
+	check := `SELECT count(*) FROM sqlite_master WHERE type='table' AND name='studies'`
+	ddls := sqliteDDL
+	if s.pg {
+		check = `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'studies'`
+		ddls = postgresDDL
+	}
+	if err := s.db.QueryRowContext(ctx, check).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
 		return s.tx(ctx, func(tx *sql.Tx) error {
-			for _, ddl := range sqliteDDL {
+			for _, ddl := range ddls {
 				if _, err := tx.ExecContext(ctx, ddl); err != nil {
 					return fmt.Errorf("create schema: %w", err)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO version_info (version_info_id, schema_version, library_version) VALUES (1, ?, ?)`, schemaVersion, libraryVersion); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO version_info (version_info_id, schema_version, library_version) VALUES (1, ?, ?)`), schemaVersion, libraryVersion); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO alembic_version (version_num) VALUES (?)`, alembicHead)
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO alembic_version (version_num) VALUES (?)`), alembicHead)
 			return err
 		})
 	}
 	var head string
-	err := s.db.QueryRowContext(ctx, `SELECT version_num FROM alembic_version`).Scan(&head)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT version_num FROM alembic_version`)).Scan(&head)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// Python Optuna stamps an unstamped DB itself; so do we.
-		_, err = s.db.ExecContext(ctx, `INSERT INTO alembic_version (version_num) VALUES (?)`, alembicHead)
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO alembic_version (version_num) VALUES (?)`), alembicHead)
 		return err
 	case err != nil:
 		return fmt.Errorf("read schema version: %w", err)
 	case head != alembicHead:
-		return fmt.Errorf("the database has Optuna schema %s; this tool uses %s (Optuna >= 3.2): run `optuna storage upgrade --storage sqlite:///%s`", head, alembicHead, s.path)
+		where := s.path
+		if !s.pg {
+			where = "sqlite:///" + where
+		}
+		return fmt.Errorf("the database has Optuna schema %s; this tool uses %s (Optuna >= 3.2): run `optuna storage upgrade --storage %s`", head, alembicHead, where)
 	}
 	return nil
+}
+
+// insertID runs an INSERT and returns the new row's key.
+func (s *SQL) insertID(ctx context.Context, tx *sql.Tx, query, key string, args ...any) (int64, error) {
+	if s.pg {
+		var id int64
+		err := tx.QueryRowContext(ctx, s.q(query+" RETURNING "+key), args...).Scan(&id)
+		return id, err
+	}
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 func (s *SQL) tx(ctx context.Context, f func(*sql.Tx) error) error {
@@ -99,7 +197,15 @@ func (s *SQL) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func now() string { return time.Now().UTC().Format(timeLayout) }
+// now is the current time as Optuna 5 stores it: naive UTC (text in
+// SQLAlchemy's layout on SQLite, a timestamp without time zone on PostgreSQL).
+func (s *SQL) now() any {
+	t := time.Now().UTC()
+	if s.pg {
+		return t.Round(time.Microsecond)
+	}
+	return t.Format(timeLayout)
+}
 
 func parseTime(v any) time.Time {
 	switch t := v.(type) {
@@ -124,19 +230,18 @@ func (s *SQL) CreateStudy(ctx context.Context, name string, dirs []Direction) (*
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM studies WHERE study_name = ?`, name).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM studies WHERE study_name = ?`), name).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("%w: %q", ErrStudyExists, name)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO studies (study_name) VALUES (?)`, name)
-		if err != nil {
+		var err error
+		if id, err = s.insertID(ctx, tx, `INSERT INTO studies (study_name) VALUES (?)`, "study_id", name); err != nil {
 			return err
 		}
-		id, _ = res.LastInsertId()
 		for i, d := range dirs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, ?)`, string(d), id, i); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, ?)`), string(d), id, i); err != nil {
 				return err
 			}
 		}
@@ -150,14 +255,14 @@ func (s *SQL) CreateStudy(ctx context.Context, name string, dirs []Direction) (*
 
 func (s *SQL) LoadStudy(ctx context.Context, name string) (*Info, error) {
 	info := &Info{Name: name, UserAttrs: map[string]any{}, SystemAttrs: map[string]any{}}
-	err := s.db.QueryRowContext(ctx, `SELECT study_id FROM studies WHERE study_name = ?`, name).Scan(&info.ID)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT study_id FROM studies WHERE study_name = ?`), name).Scan(&info.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %q in %s", ErrStudyNotFound, name, s.path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load study: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT direction FROM study_directions WHERE study_id = ? ORDER BY objective`, info.ID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT direction FROM study_directions WHERE study_id = ? ORDER BY objective`), info.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load study: %w", err)
 	}
@@ -179,7 +284,7 @@ func (s *SQL) LoadStudy(ctx context.Context, name string) (*Info, error) {
 }
 
 func (s *SQL) StudyNames(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT study_name FROM studies ORDER BY study_id`)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT study_name FROM studies ORDER BY study_id`))
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +300,7 @@ func (s *SQL) StudyNames(ctx context.Context) ([]string, error) {
 
 // readAttrs scans (owner id, key, value_json) rows.
 func (s *SQL) readAttrs(ctx context.Context, query string, args []any, f func(owner int64, key string, v any)) error {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return err
 	}
@@ -243,14 +348,14 @@ func (s *SQL) upsertAttr(ctx context.Context, table, owner string, id int64, key
 		return fmt.Errorf("attribute %s: %w", key, err)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET value_json = ? WHERE `+owner+` = ? AND "key" = ?`, string(b), id, key)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE `+table+` SET value_json = ? WHERE `+owner+` = ? AND "key" = ?`), string(b), id, key)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO `+table+` (`+owner+`, "key", value_json) VALUES (?, ?, ?)`, id, key, string(b))
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO `+table+` (`+owner+`, "key", value_json) VALUES (?, ?, ?)`), id, key, string(b))
 		return err
 	})
 }
@@ -264,18 +369,23 @@ func (s *SQL) CreateTrial(ctx context.Context, studyID int64, state State) (int6
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var start any
 		if state == Running {
-			start = now()
+			start = s.now()
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO trials (number, study_id, state, datetime_start) VALUES (NULL, ?, ?, ?)`, studyID, string(state), start)
-		if err != nil {
+		if s.pg {
+			// Serialises numbering per study, as Optuna does (SQLite locks the whole DB).
+			if _, err := tx.ExecContext(ctx, s.q(`SELECT study_id FROM studies WHERE study_id = ? FOR UPDATE`), studyID); err != nil {
+				return err
+			}
+		}
+		var err error
+		if id, err = s.insertID(ctx, tx, `INSERT INTO trials (number, study_id, state, datetime_start) VALUES (NULL, ?, ?, ?)`, "trial_id", studyID, string(state), start); err != nil {
 			return err
 		}
-		id, _ = res.LastInsertId()
 		// Optuna's rule: the number is the count of the study's earlier trials.
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM trials WHERE study_id = ? AND trial_id < ?`, studyID, id).Scan(&number); err != nil {
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM trials WHERE study_id = ? AND trial_id < ?`), studyID, id).Scan(&number); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE trials SET number = ? WHERE trial_id = ?`, number, id)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE trials SET number = ? WHERE trial_id = ?`), number, id)
 		return err
 	})
 	if err != nil {
@@ -292,7 +402,7 @@ func (s *SQL) SetParams(ctx context.Context, trialID int64, params []Param) erro
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, p := range params {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)`, trialID, p.Name, p.Internal, p.Dist.JSON()); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)`), trialID, p.Name, p.Internal, p.Dist.JSON()); err != nil {
 				return fmt.Errorf("set param %s: %w", p.Name, err)
 			}
 		}
@@ -304,7 +414,7 @@ func (s *SQL) SetParam(ctx context.Context, trialID int64, name string, internal
 	if !d.Contains(internal) {
 		return fmt.Errorf("set param %s: %v is outside %s", name, internal, d)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)`, trialID, name, internal, d.JSON())
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)`), trialID, name, internal, d.JSON())
 	if err != nil {
 		return fmt.Errorf("set param %s: %w", name, err)
 	}
@@ -331,7 +441,7 @@ func (s *SQL) FinishTrial(ctx context.Context, trialID int64, state State, value
 		return fmt.Errorf("finish trial: only a COMPLETE trial has values")
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ? AND state IN ('RUNNING', 'WAITING')`, string(state), now(), trialID)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ? AND state IN ('RUNNING', 'WAITING')`), string(state), s.now(), trialID)
 		if err != nil {
 			return err
 		}
@@ -343,7 +453,7 @@ func (s *SQL) FinishTrial(ctx context.Context, trialID int64, state State, value
 			if err != nil {
 				return fmt.Errorf("finish trial %d: objective %d: %w", trialID, i, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)`, trialID, i, val, typ); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)`), trialID, i, val, typ); err != nil {
 				return err
 			}
 		}
@@ -359,7 +469,7 @@ func (s *SQL) Trials(ctx context.Context, studyID int64) ([]Trial, error) {
 const wanted = `t.study_id = ? AND NOT (t.state IN ('COMPLETE', 'PRUNED', 'FAIL') AND t.trial_id <= ?)`
 
 func (s *SQL) TrialsAfter(ctx context.Context, studyID, finishedUpTo int64) ([]Trial, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials t WHERE `+wanted+` ORDER BY number, trial_id`, studyID, finishedUpTo)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials t WHERE `+wanted+` ORDER BY number, trial_id`), studyID, finishedUpTo)
 	if err != nil {
 		return nil, fmt.Errorf("read trials: %w", err)
 	}
@@ -413,7 +523,7 @@ func (s *SQL) TrialsAfter(ctx context.Context, studyID, finishedUpTo int64) ([]T
 }
 
 func (s *SQL) readParams(ctx context.Context, studyID, upTo int64, trials []Trial, index map[int64]int) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE `+wanted, studyID, upTo)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE `+wanted), studyID, upTo)
 	if err != nil {
 		return fmt.Errorf("read params: %w", err)
 	}
@@ -441,7 +551,7 @@ func (s *SQL) readParams(ctx context.Context, studyID, upTo int64, trials []Tria
 }
 
 func (s *SQL) readValues(ctx context.Context, studyID, upTo int64, trials []Trial, index map[int64]int) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id WHERE `+wanted+` ORDER BY v.trial_id, v.objective`, studyID, upTo)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id WHERE `+wanted+` ORDER BY v.trial_id, v.objective`), studyID, upTo)
 	if err != nil {
 		return fmt.Errorf("read values: %w", err)
 	}
@@ -474,7 +584,7 @@ func (s *SQL) readValues(ctx context.Context, studyID, upTo int64, trials []Tria
 }
 
 func (s *SQL) FailRunning(ctx context.Context, studyID int64, reason string) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT trial_id FROM trials WHERE study_id = ? AND state = 'RUNNING'`, studyID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT trial_id FROM trials WHERE study_id = ? AND state = 'RUNNING'`), studyID)
 	if err != nil {
 		return 0, err
 	}

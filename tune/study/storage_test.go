@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"math"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -14,21 +13,10 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
 
-func openTemp(t *testing.T) (*SQL, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "sub", "study.db")
-	st, err := OpenSQLite(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st, path
-}
-
-func TestStudyLifecycle(t *testing.T) {
+func cStudyLifecycle(t *testing.T, open opener) {
 	t.Parallel()
 	ctx := context.Background()
-	st, path := openTemp(t)
+	st, path := open(t)
 	info, err := st.CreateStudy(ctx, "s", []Direction{Maximize, Minimize})
 	if err != nil || info.ID == 0 || len(info.Directions) != 2 {
 		t.Fatalf("create: %+v %v", info, err)
@@ -77,12 +65,12 @@ func TestStudyLifecycle(t *testing.T) {
 
 // Trial numbers stay unique and dense under concurrent writers (two
 // connections, as two processes would have).
-func TestConcurrentTrialNumbers(t *testing.T) {
+func cConcurrentTrialNumbers(t *testing.T, open opener) {
 	t.Parallel()
 	ctx := context.Background()
-	st, path := openTemp(t)
+	st, path := open(t)
 	info, _ := st.CreateStudy(ctx, "s", []Direction{Minimize})
-	other, err := OpenSQLite(ctx, path)
+	other, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +105,10 @@ func TestConcurrentTrialNumbers(t *testing.T) {
 	}
 }
 
-func TestFailRunning(t *testing.T) {
+func cFailRunning(t *testing.T, open opener) {
 	t.Parallel()
 	ctx := context.Background()
-	st, _ := openTemp(t)
+	st, _ := open(t)
 	info, _ := st.CreateStudy(ctx, "s", []Direction{Minimize})
 	done, _, _ := st.CreateTrial(ctx, info.ID, Running)
 	st.FinishTrial(ctx, done, Complete, []float64{1})
