@@ -7,7 +7,7 @@ RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 # Python Optuna and optuna-dashboard, for the storage interop tests.
 OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
-.PHONY: all build test test-short fuzz bench lint proto demo clean ray-venv
+.PHONY: all build test test-short fuzz bench bench-ray bench-sampler lint proto demo clean ray-venv
 
 all: build
 
@@ -32,9 +32,16 @@ fuzz:
 test-short:
 	$(GO) test -short -count=1 ./...
 
-# Side-by-side comparisons with the ray CLI (see bench/README.md); figures, not assertions.
-bench: build
+# Side-by-side figures, not assertions: our Ray head vs the ray CLI, and our
+# samplers vs Python Optuna's (bench/).
+bench: bench-ray bench-sampler
+
+bench-ray: build
 	ATV_RAY_BIN="$(RAY_BIN)" bench/ray-head.sh
+
+SEEDS ?= 10
+bench-sampler:
+	$(GO) run ./bench/sampler -seeds $(SEEDS) -budgets 30,100 -optuna-bin "$(OPTUNA_BIN)"
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/'))" || { gofmt -l .; exit 1; }

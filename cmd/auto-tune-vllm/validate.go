@@ -7,7 +7,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
 type validateCmd struct {
@@ -37,15 +39,11 @@ func (c *validateCmd) Run(ctx context.Context, g *globals) error {
 }
 
 func storageOf(s *config.Study) string {
-	switch {
-	case s.DatabaseURL != "":
-		return s.DatabaseURL
-	case s.StorageFile != "":
-		return "sqlite " + s.StorageFile
-	case s.Name != "":
-		return "sqlite ./optuna_studies/" + s.Name + "/study.db"
+	where, _ := tune.Where(s)
+	if s.DatabaseURL != "" {
+		return study.Redact(where)
 	}
-	return "sqlite ./optuna_studies/<study>/study.db"
+	return "sqlite " + where
 }
 
 func studyName(s *config.Study) string {

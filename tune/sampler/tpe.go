@@ -12,8 +12,9 @@ import (
 // (see NewTPE).
 type TPEOptions struct {
 	Seed         uint64
-	NStartup     int // random trials before TPE (default 10)
-	NCandidates  int // candidates drawn from l(x) per ask (default 24)
+	NStartup     int  // random trials before TPE (0: the default, 10)
+	NoStartup    bool // no random trials at all (n_startup_trials: 0)
+	NCandidates  int  // candidates drawn from l(x) per ask (default 24)
 	Multivariate *bool
 	// ConstantLiar counts RUNNING trials as bad ones, so parallel asks
 	// spread out instead of proposing the same point (default true).
@@ -37,7 +38,10 @@ var _ Sampler = (*TPE)(nil)
 // NewTPE applies Optuna's defaults to unset fields; ConstantLiar is on
 // unless noLiar is true.
 func NewTPE(o TPEOptions, noLiar bool) *TPE {
-	if o.NStartup == 0 {
+	switch {
+	case o.NoStartup:
+		o.NStartup = 0
+	case o.NStartup == 0:
 		o.NStartup = 10
 	}
 	if o.NCandidates <= 0 {

@@ -69,9 +69,9 @@ func Open(ctx context.Context, where string) (*SQL, error) {
 func OpenPostgres(ctx context.Context, url string) (*SQL, error) {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", redact(url), err)
+		return nil, fmt.Errorf("open %s: %w", Redact(url), err)
 	}
-	s := &SQL{db: db, path: redact(url), pg: true}
+	s := &SQL{db: db, path: Redact(url), pg: true}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", s.path, err)
@@ -79,8 +79,8 @@ func OpenPostgres(ctx context.Context, url string) (*SQL, error) {
 	return s, nil
 }
 
-// redact hides a password in a URL.
-func redact(url string) string {
+// Redact hides a password in a URL.
+func Redact(url string) string {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
 		return url

@@ -164,6 +164,21 @@ func nextName(ctx context.Context, st Storage, prefix string) (string, error) {
 	return fmt.Sprintf("%s_%d", prefix, n), nil
 }
 
+// SetSampler sets the sampler used by Ask.
+func (s *Study) SetSampler(smp sampler.Sampler) { s.sampler = smp }
+
+// SystemAttr returns a study system attribute (nil if unset).
+func (s *Study) SystemAttr(key string) any { return s.info.SystemAttrs[key] }
+
+// SetSystemAttr stores a study system attribute.
+func (s *Study) SetSystemAttr(ctx context.Context, key string, v any) error {
+	if err := s.st.SetStudyAttr(ctx, s.info.ID, true, key, v); err != nil {
+		return err
+	}
+	s.info.SystemAttrs[key] = v
+	return nil
+}
+
 // Name is the study's name.
 func (s *Study) Name() string { return s.info.Name }
 
