@@ -27,6 +27,7 @@ func main() {
 	seeds := flag.Int("seeds", 10, "seeds per configuration")
 	budgetsFlag := flag.String("budgets", "30,100", "trial budgets")
 	optunaBin := flag.String("optuna-bin", os.Getenv("ATV_OPTUNA_BIN"), "bin dir of the Optuna venv")
+	only := flag.String("surfaces", "", "comma-separated surfaces to run (default: all)")
 	flag.Parse()
 	var budgets []int
 	for _, b := range strings.Split(*budgetsFlag, ",") {
@@ -40,7 +41,13 @@ func main() {
 		budget           int
 	}
 	ours := map[key][][][]float64{}
+	var selected []surface
 	for _, s := range surfaces() {
+		if *only == "" || strings.Contains(","+*only+",", ","+s.name+",") {
+			selected = append(selected, s)
+		}
+	}
+	for _, s := range selected {
 		names := []string{"tpe"}
 		if len(s.dirs) > 1 {
 			names = append(names, "nsga2")
@@ -61,7 +68,7 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 	result := filepath.Join(tmp, "optuna.json")
-	p, err := proc.Start(proc.Spec{Argv: []string{filepath.Join(*optunaBin, "python"), "bench/sampler/optuna_side.py", fmt.Sprint(*seeds), *budgetsFlag, result}, Output: os.Stderr})
+	p, err := proc.Start(proc.Spec{Argv: []string{filepath.Join(*optunaBin, "python"), "bench/sampler/optuna_side.py", fmt.Sprint(*seeds), *budgetsFlag, result, *only}, Output: os.Stderr})
 	if err != nil {
 		fail(err)
 	}
@@ -98,7 +105,7 @@ func main() {
 	fmt.Printf("## Sampler quality: ours vs Python Optuna %s (%d seeds; feasible trials only)\n\n", py.Version, *seeds)
 	fmt.Println("| surface | sampler | budget | optimum | median best (ours) | median best (Optuna) | median regret (ours) | median regret (Optuna) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
-	for _, s := range surfaces() {
+	for _, s := range selected {
 		names := []string{"tpe"}
 		if len(s.dirs) > 1 {
 			names = append(names, "nsga2")

@@ -1,7 +1,8 @@
 """Python Optuna's side of the sampler-quality benchmark (bench/sampler/main.go).
 
 The surfaces here and in surfaces.go must stay identical, formula for formula.
-Writes JSON {"version", "results", "ask"} to OUT. Usage: python optuna_side.py SEEDS BUDGETS OUT
+Writes JSON {"version", "results", "ask"} to OUT.
+Usage: python optuna_side.py SEEDS BUDGETS OUT [SURFACE,...]
 """
 import json
 import math
@@ -95,7 +96,8 @@ if __name__ == "__main__":
     seeds = int(sys.argv[1])
     budgets = [int(b) for b in sys.argv[2].split(",")]
     out = {"version": optuna.__version__, "results": [], "ask": []}
-    for surface in SURFACES:
+    only = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else list(SURFACES)
+    for surface in only:
         samplers = ["tpe", "nsga2"] if surface == "tradeoff" else ["tpe"]
         for s in samplers:
             for budget in budgets:
