@@ -279,7 +279,7 @@ func numericDim(obs []float64, dist space.Distribution, o parzenOptions) dimensi
 		}
 	}
 	d.adaptedLow, d.adaptHigh = low, high
-	sigmas, order := computeSigmas(mus, low, high, len(obs)+1, o)
+	sigmas, order := computeSigmas(mus, low, high, len(obs)+1, o, gridOrder(obs, d))
 	d.mu = append(mus, 0.5*(low+high))
 	d.sigma = append(sigmas, high-low)
 	d.order = append(order, len(mus))
@@ -288,20 +288,23 @@ func numericDim(obs []float64, dist space.Distribution, o parzenOptions) dimensi
 
 // computeSigmas gives each observation the larger distance to its sorted
 // neighbours (the bounds at the ends), clipped to [min, high−low].
-func computeSigmas(mus []float64, low, high float64, nKernels int, o parzenOptions) ([]float64, []int) {
+func computeSigmas(mus []float64, low, high float64, nKernels int, o parzenOptions, order []int) ([]float64, []int) {
 	n := len(mus)
 	if n == 0 {
 		return nil, nil
 	}
-	// Sorted by value, ties by index (a stable order), without reflection.
-	order := make([]indexed, n)
-	for i, m := range mus {
-		order[i] = indexed{m, i}
-	}
-	slices.SortFunc(order, compareIndexed)
-	idx := make([]int, n)
-	for i, o := range order {
-		idx[i] = o.i
+	idx := order
+	if idx == nil {
+		// Sorted by value, ties by index (a stable order), without reflection.
+		byValue := make([]indexed, n)
+		for i, m := range mus {
+			byValue[i] = indexed{m, i}
+		}
+		slices.SortFunc(byValue, compareIndexed)
+		idx = make([]int, n)
+		for i, o := range byValue {
+			idx[i] = o.i
+		}
 	}
 	ends := make([]float64, n+2)
 	ends[0], ends[n+1] = low, high
@@ -510,6 +513,35 @@ func logSumExp(xs []float64) float64 {
 		s += math.Exp(x - m)
 	}
 	return math.Log(s) + m
+}
+
+// gridOrder sorts the observations of a discrete dimension by counting
+// (stable, linear): their values lie on the grid low, low+step, …; nil when
+// the dimension is continuous or its grid is much larger than the data.
+func gridOrder(obs []float64, d dimension) []int {
+	if d.step == 0 || len(obs) == 0 {
+		return nil
+	}
+	cells := int(math.Round((d.high-d.low)/d.step)) + 1
+	if cells > 4*len(obs)+64 {
+		return nil
+	}
+	cell := make([]int32, len(obs))
+	count := make([]int, cells+1)
+	for i, v := range obs {
+		c := int32(math.Round((v - d.low) / d.step))
+		cell[i] = c
+		count[c+1]++
+	}
+	for c := 1; c <= cells; c++ {
+		count[c] += count[c-1]
+	}
+	out := make([]int, len(obs))
+	for i, c := range cell {
+		out[count[c]] = i
+		count[c]++
+	}
+	return out
 }
 
 type indexed struct {

@@ -270,3 +270,25 @@ func TestNSGA2(t *testing.T) {
 		}
 	}
 }
+
+// The counting sort of discrete dimensions orders exactly like the stable
+// comparison sort.
+func TestGridOrderMatchesSort(t *testing.T) {
+	t.Parallel()
+	d := dimension{low: 8, high: 512, step: 8}
+	rng := rand.New(rand.NewPCG(1, 2))
+	obs := make([]float64, 500)
+	for i := range obs {
+		obs[i] = 8 + 8*float64(rng.IntN(64))
+	}
+	got := gridOrder(obs, d)
+	_, want := computeSigmas(obs, 4, 516, 501, parzenOptions{priorWeight: 1, considerMagicClip: true}, nil)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("position %d: counting sort %d, comparison sort %d", i, got[i], want[i])
+		}
+	}
+	if gridOrder(obs, dimension{low: 0, high: 1}) != nil {
+		t.Error("a continuous dimension was counting-sorted")
+	}
+}

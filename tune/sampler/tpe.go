@@ -178,19 +178,22 @@ func observations(trials []*Trial, sp space.Space) [][]float64 {
 	for d := range obs {
 		obs[d] = []float64{}
 	}
+	row := make([]float64, len(sp))
 	for _, tr := range trials {
 		ok := true
-		for _, p := range sp {
-			if v, has := tr.Params[p.Name]; !has || !p.Dist.Contains(v) {
+		for d, p := range sp {
+			v, has := tr.Params[p.Name]
+			if !has || !p.Dist.Contains(v) {
 				ok = false
 				break
 			}
+			row[d] = v
 		}
 		if !ok {
 			continue
 		}
-		for d, p := range sp {
-			obs[d] = append(obs[d], tr.Params[p.Name])
+		for d := range sp {
+			obs[d] = append(obs[d], row[d])
 		}
 	}
 	return obs
