@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
 // BenchmarkAsk1000 profiles TPE on the throughput surface with 1000 trials.
@@ -20,5 +23,34 @@ func BenchmarkAsk1000(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		tpe.Sample(h, s.space, 1000+i)
+	}
+}
+
+// BenchmarkStudyAsk1000 profiles Study.Ask on SQLite with 1000 trials.
+func BenchmarkStudyAsk1000(b *testing.B) {
+	ctx := context.Background()
+	st, err := study.OpenSQLite(ctx, filepath.Join(b.TempDir(), "ask.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	s := surfaces()[0]
+	rnd, _ := study.Create(ctx, st, study.Options{Name: "ask", Directions: []study.Direction{study.Maximize}, Space: s.space, Sampler: sampler.Random{Seed: 1}})
+	for i := 0; i < 1000; i++ {
+		a, _ := rnd.Ask(ctx)
+		vals, c := s.eval(a.External)
+		rnd.Tell(ctx, a, study.Result{State: study.Complete, Values: vals, Constraints: []float64{c}})
+	}
+	tpe, _, _ := study.Resume(ctx, st, study.Options{Name: "ask", Space: s.space, Sampler: sampler.NewTPE(sampler.TPEOptions{Seed: 0}, false)})
+	tpe.Trials(ctx) // warm the cache, as a running study has
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a, err := tpe.Ask(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		tpe.Tell(ctx, a, study.Result{State: study.Fail})
+		b.StartTimer()
 	}
 }

@@ -495,18 +495,35 @@ func (s *SQL) TrialsAfter(ctx context.Context, studyID, finishedUpTo int64) ([]T
 	if len(trials) == 0 {
 		return nil, nil
 	}
-	if err := s.readParams(ctx, studyID, finishedUpTo, trials, index); err != nil {
-		return nil, err
+	// Child rows are fetched by trial ID, through their unique indexes, so a
+	// read of the few trials after a cached prefix stays cheap.
+	ids := make([]any, len(trials))
+	for i, t := range trials {
+		ids[i] = t.ID
 	}
-	if err := s.readValues(ctx, studyID, finishedUpTo, trials, index); err != nil {
-		return nil, err
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		in := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ") + ")"
+		if err := s.readChildren(ctx, in, chunk, trials, index); err != nil {
+			return nil, err
+		}
+	}
+	return trials, nil
+}
+
+func (s *SQL) readChildren(ctx context.Context, in string, ids []any, trials []Trial, index map[int64]int) error {
+	if err := s.readParams(ctx, in, ids, trials, index); err != nil {
+		return err
+	}
+	if err := s.readValues(ctx, in, ids, trials, index); err != nil {
+		return err
 	}
 	for _, a := range []struct {
 		table  string
 		system bool
 	}{{"trial_user_attributes", false}, {"trial_system_attributes", true}} {
-		q := `SELECT a.trial_id, a."key", a.value_json FROM ` + a.table + ` a JOIN trials t ON t.trial_id = a.trial_id WHERE ` + wanted
-		err := s.readAttrs(ctx, q, []any{studyID, finishedUpTo}, func(owner int64, k string, v any) {
+		q := `SELECT trial_id, "key", value_json FROM ` + a.table + ` WHERE trial_id IN ` + in
+		err := s.readAttrs(ctx, q, ids, func(owner int64, k string, v any) {
 			if i, ok := index[owner]; ok {
 				if a.system {
 					trials[i].SystemAttrs[k] = v
@@ -516,14 +533,14 @@ func (s *SQL) TrialsAfter(ctx context.Context, studyID, finishedUpTo int64) ([]T
 			}
 		})
 		if err != nil {
-			return nil, fmt.Errorf("read trial attributes: %w", err)
+			return fmt.Errorf("read trial attributes: %w", err)
 		}
 	}
-	return trials, nil
+	return nil
 }
 
-func (s *SQL) readParams(ctx context.Context, studyID, upTo int64, trials []Trial, index map[int64]int) error {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE `+wanted), studyID, upTo)
+func (s *SQL) readParams(ctx context.Context, in string, ids []any, trials []Trial, index map[int64]int) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT trial_id, param_name, param_value, distribution_json FROM trial_params WHERE trial_id IN `+in), ids...)
 	if err != nil {
 		return fmt.Errorf("read params: %w", err)
 	}
@@ -550,8 +567,8 @@ func (s *SQL) readParams(ctx context.Context, studyID, upTo int64, trials []Tria
 	return rows.Err()
 }
 
-func (s *SQL) readValues(ctx context.Context, studyID, upTo int64, trials []Trial, index map[int64]int) error {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id WHERE `+wanted+` ORDER BY v.trial_id, v.objective`), studyID, upTo)
+func (s *SQL) readValues(ctx context.Context, in string, ids []any, trials []Trial, index map[int64]int) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT trial_id, objective, value, value_type FROM trial_values WHERE trial_id IN `+in+` ORDER BY trial_id, objective`), ids...)
 	if err != nil {
 		return fmt.Errorf("read values: %w", err)
 	}

@@ -41,6 +41,8 @@ type Study struct {
 	// an ID ≤ upTo is finished and held in cache, by number.
 	cache []Trial
 	upTo  int64
+	// hist is the sampler's view of cache (baseline and WAITING trials left out).
+	hist []sampler.Trial
 }
 
 // Options open or create a study.
@@ -200,6 +202,9 @@ func (s *Study) Trials(ctx context.Context) ([]Trial, error) {
 		}
 		s.cache = append(s.cache, t)
 		s.upTo = t.ID
+		if h, ok := samplerTrial(t); ok {
+			s.hist = append(s.hist, h)
+		}
 	}
 	return all, nil
 }
@@ -266,7 +271,7 @@ func (s *Study) Ask(ctx context.Context) (*Asked, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := s.sampler.Sample(s.history(trials), s.space, number)
+	params, err := s.sampler.Sample(s.history(trials[len(s.cache):]), s.space, number)
 	if err != nil {
 		// Nothing was sampled: this trial never ran.
 		s.st.SetTrialAttr(ctx, id, false, AttrErrorType, "sampler")
@@ -307,29 +312,39 @@ func sameParams(a, b map[string]float64) bool {
 	return true
 }
 
-func (s *Study) history(trials []Trial) *sampler.History {
+// history is the sampler's view: the cached finished prefix, then fresh
+// (the trials after it).
+func (s *Study) history(fresh []Trial) *sampler.History {
 	h := &sampler.History{Directions: make([]sampler.Direction, len(s.info.Directions))}
 	for i, d := range s.info.Directions {
 		h.Directions[i] = sampler.Direction(d == Maximize)
 	}
-	for _, t := range trials {
-		if t.UserAttrs[AttrIsBaseline] == true {
-			continue
+	h.Trials = make([]sampler.Trial, 0, len(s.hist)+len(fresh))
+	h.Trials = append(h.Trials, s.hist...)
+	for _, t := range fresh {
+		if st, ok := samplerTrial(t); ok {
+			h.Trials = append(h.Trials, st)
 		}
-		st := sampler.Failed
-		switch t.State {
-		case Complete:
-			st = sampler.Complete
-		case Pruned:
-			st = sampler.Pruned
-		case Running:
-			st = sampler.Running
-		case Waiting:
-			continue
-		}
-		h.Trials = append(h.Trials, sampler.Trial{Number: t.Number, State: st, Params: t.Params, Values: t.Values, Constraints: constraintsOf(t)})
 	}
 	return h
+}
+
+// samplerTrial converts a stored trial; the baseline and enqueued (WAITING)
+// trials are not part of what samplers learn from.
+func samplerTrial(t Trial) (sampler.Trial, bool) {
+	if t.UserAttrs[AttrIsBaseline] == true || t.State == Waiting {
+		return sampler.Trial{}, false
+	}
+	st := sampler.Failed
+	switch t.State {
+	case Complete:
+		st = sampler.Complete
+	case Pruned:
+		st = sampler.Pruned
+	case Running:
+		st = sampler.Running
+	}
+	return sampler.Trial{Number: t.Number, State: st, Params: t.Params, Values: t.Values, Constraints: constraintsOf(t)}, true
 }
 
 // constraintsOf reads Optuna's constraint formats: a list under
