@@ -283,6 +283,27 @@ func (s *SQL) LoadStudy(ctx context.Context, name string) (*Info, error) {
 	return info, nil
 }
 
+func (s *SQL) DeleteStudy(ctx context.Context, name string) error {
+	info, err := s.LoadStudy(ctx, name)
+	if err != nil {
+		return err
+	}
+	trialChildren := []string{"trial_params", "trial_values", "trial_intermediate_values", "trial_user_attributes", "trial_system_attributes", "trial_heartbeats"}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, table := range trialChildren {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE trial_id IN (SELECT trial_id FROM trials WHERE study_id = ?)`), info.ID); err != nil {
+				return fmt.Errorf("delete study %q: %s: %w", name, table, err)
+			}
+		}
+		for _, table := range []string{"trials", "study_directions", "study_user_attributes", "study_system_attributes", "studies"} {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE study_id = ?`), info.ID); err != nil {
+				return fmt.Errorf("delete study %q: %s: %w", name, table, err)
+			}
+		}
+		return nil
+	})
+}
+
 func (s *SQL) StudyNames(ctx context.Context) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT study_name FROM studies ORDER BY study_id`))
 	if err != nil {

@@ -110,6 +110,9 @@ type Storage interface {
 	CreateStudy(ctx context.Context, name string, dirs []Direction) (*Info, error)
 	LoadStudy(ctx context.Context, name string) (*Info, error)
 	StudyNames(ctx context.Context) ([]string, error)
+	// DeleteStudy removes a study and all its rows (the schema has no
+	// cascades: child rows go first, explicitly).
+	DeleteStudy(ctx context.Context, name string) error
 	SetStudyAttr(ctx context.Context, studyID int64, system bool, key string, value any) error
 
 	// CreateTrial inserts a trial in state (RUNNING or WAITING) and returns

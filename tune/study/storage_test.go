@@ -141,3 +141,50 @@ func TestOldSchemaIsRefused(t *testing.T) {
 		t.Errorf("old schema: %v", err)
 	}
 }
+
+func cDeleteStudy(t *testing.T, open opener) {
+	ctx := context.Background()
+	st, _ := open(t)
+	keep := writeTrials(t, st, "keep")
+	writeTrials(t, st, "gone")
+	if err := st.DeleteStudy(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.LoadStudy(ctx, "gone"); !errors.Is(err, ErrStudyNotFound) {
+		t.Errorf("deleted study still loads: %v", err)
+	}
+	for _, table := range []string{"trials", "trial_params", "trial_values", "trial_user_attributes", "trial_system_attributes", "study_directions"} {
+		var n int
+		st.db.QueryRowContext(ctx, st.q(`SELECT count(*) FROM `+table)).Scan(&n)
+		if n == 0 {
+			t.Errorf("%s: the kept study lost its rows", table)
+		}
+	}
+	trials, _ := st.Trials(ctx, keep)
+	if len(trials) != 2 || trials[0].Params["a"] != 3 || len(trials[0].Values) != 1 {
+		t.Errorf("kept study: %+v", trials)
+	}
+	if err := st.DeleteStudy(ctx, "gone"); !errors.Is(err, ErrStudyNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
+}
+
+// writeTrials makes a study with two trials carrying every kind of child row.
+func writeTrials(t *testing.T, st *SQL, name string) int64 {
+	ctx := context.Background()
+	info, err := st.CreateStudy(ctx, name, []Direction{Minimize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetStudyAttr(ctx, info.ID, false, "u", 1)
+	st.SetStudyAttr(ctx, info.ID, true, "s", 1)
+	d, _ := space.NewInt(1, 10, false, 1)
+	for i := 0; i < 2; i++ {
+		id, _, _ := st.CreateTrial(ctx, info.ID, Running)
+		st.SetParam(ctx, id, "a", 3, d)
+		st.SetTrialAttr(ctx, id, false, "u", 1)
+		st.SetTrialAttr(ctx, id, true, "s", 1)
+		st.FinishTrial(ctx, id, Complete, []float64{1})
+	}
+	return info.ID
+}
