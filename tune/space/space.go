@@ -173,13 +173,7 @@ func (d *Float) Contains(v float64) bool {
 
 func (d *Float) External(v float64) any { return v }
 
-func (d *Float) Internal(x any) (float64, error) {
-	f, ok := number(x)
-	if !ok || !d.Contains(f) {
-		return 0, fmt.Errorf("%v is not in %s", x, d)
-	}
-	return f, nil
-}
+func (d *Float) Internal(x any) (float64, error) { return numericInternal(d, x) }
 
 func (d *Float) Single() bool { return d.Low == d.High }
 
@@ -220,7 +214,10 @@ func (d *Int) Contains(v float64) bool {
 
 func (d *Int) External(v float64) any { return int64(math.Round(v)) }
 
-func (d *Int) Internal(x any) (float64, error) {
+func (d *Int) Internal(x any) (float64, error) { return numericInternal(d, x) }
+
+// numericInternal: a number's internal value is itself, if in the domain.
+func numericInternal(d Distribution, x any) (float64, error) {
 	f, ok := number(x)
 	if !ok || !d.Contains(f) {
 		return 0, fmt.Errorf("%v is not in %s", x, d)
