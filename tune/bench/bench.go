@@ -1,0 +1,325 @@
+// Package bench is the built-in load generator: it streams completions from
+// an OpenAI-compatible server (vLLM, a simulator) at a fixed concurrency or
+// request rate, times every request on the monotonic clock, and summarises
+// the run under the metric names the Python auto-tune-vllm (GuideLLM) uses,
+// so objectives map one to one. It imports nothing from the tuner.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TokenDist is a length distribution: a normal around Mean with Stdev,
+// clipped to [Min, Max] (0 = unbounded), at least 1.
+type TokenDist struct {
+	Mean, Stdev, Min, Max int
+}
+
+func (d TokenDist) draw(rng *rand.Rand) int {
+	n := float64(d.Mean)
+	if d.Stdev > 0 {
+		n += rng.NormFloat64() * float64(d.Stdev)
+	}
+	v := int(math.Round(n))
+	if d.Min > 0 && v < d.Min {
+		v = d.Min
+	}
+	if d.Max > 0 && v > d.Max {
+		v = d.Max
+	}
+	return max(v, 1)
+}
+
+// Options describe one benchmark run.
+type Options struct {
+	BaseURL string // e.g. http://127.0.0.1:8000
+	Model   string
+	Chat    bool // /v1/chat/completions instead of /v1/completions
+	// Concurrency is the number of requests kept in flight (the reference's
+	// `rate`). With RequestRate it caps requests in flight instead.
+	Concurrency int
+	// RequestRate > 0 starts requests as a Poisson process at that rate;
+	// a request that finds Concurrency requests in flight is dropped, never
+	// delayed, so the offered load stays what was asked.
+	RequestRate float64
+	Duration    time.Duration // measured time after Warmup
+	MaxRequests int           // 0 = no limit
+	Warmup      time.Duration // requests started earlier are not measured
+	Prompt      TokenDist
+	Output      TokenDist
+	// Prompts, if set, are used in turn instead of synthetic text (a
+	// dataset); OutputTokens[i] > 0 overrides the output length.
+	Prompts      []string
+	OutputTokens []int
+	Seed         uint64
+	Client       *http.Client
+	Logger       *slog.Logger
+}
+
+// Record is one request.
+type Record struct {
+	Start        time.Duration // since the run started
+	TTFT         time.Duration
+	ITL          []time.Duration // gaps between token chunks after the first
+	E2E          time.Duration
+	PromptTokens int
+	OutputTokens int
+	Err          string
+	Warmup       bool
+}
+
+// Run executes the benchmark and summarises it.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 1
+	}
+	if o.Duration <= 0 && o.MaxRequests <= 0 {
+		return nil, errors.New("bench: give a duration or a request count")
+	}
+	if o.Client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		tr.MaxIdleConnsPerHost = o.Concurrency
+		tr.MaxConnsPerHost = 0
+		o.Client = &http.Client{Transport: tr}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &runner{o: o, start: time.Now(), records: make(chan Record, 1024)}
+	var deadline time.Time
+	if o.Duration > 0 {
+		deadline = r.start.Add(o.Warmup + o.Duration)
+	}
+	runCtx := ctx
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	var agg aggregator
+	done := make(chan struct{})
+	go func() {
+		for rec := range r.records {
+			agg.add(rec)
+		}
+		close(done)
+	}()
+	if o.RequestRate > 0 {
+		r.poisson(runCtx)
+	} else {
+		r.closedLoop(runCtx)
+	}
+	close(r.records)
+	<-done
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bench: %w", context.Cause(ctx))
+	}
+	end := time.Now()
+	if !deadline.IsZero() && end.After(deadline) {
+		end = deadline // requests cut at the deadline do not stretch the window
+	}
+	measured := end.Sub(r.start) - o.Warmup
+	return agg.summary(measured, r.dropped), nil
+}
+
+type runner struct {
+	o       Options
+	start   time.Time
+	records chan Record
+	mu      sync.Mutex
+	issued  int
+	dropped int
+}
+
+// take reserves the next request number, or false when the count is reached.
+func (r *runner) take() (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.o.MaxRequests > 0 && r.issued >= r.o.MaxRequests {
+		return 0, false
+	}
+	r.issued++
+	return r.issued - 1, true
+}
+
+// closedLoop keeps Concurrency requests in flight until the deadline.
+func (r *runner) closedLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	for w := 0; w < r.o.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i, ok := r.take()
+				if !ok {
+					return
+				}
+				r.records <- r.one(ctx, i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// poisson starts requests at exponential intervals; no free slot = dropped.
+func (r *runner) poisson(ctx context.Context) {
+	rng := rand.New(rand.NewPCG(r.o.Seed, 7))
+	slots := make(chan struct{}, r.o.Concurrency)
+	var wg sync.WaitGroup
+	next := time.Now()
+	for ctx.Err() == nil {
+		next = next.Add(time.Duration(rng.ExpFloat64() / r.o.RequestRate * float64(time.Second)))
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			wg.Wait()
+			return
+		case <-t.C:
+		}
+		i, ok := r.take()
+		if !ok {
+			break
+		}
+		select {
+		case slots <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				r.records <- r.one(ctx, i)
+			}()
+		default:
+			r.mu.Lock()
+			r.dropped++
+			r.mu.Unlock()
+		}
+	}
+	wg.Wait()
+}
+
+// request builds the body of request i.
+func (r *runner) request(i int) ([]byte, string) {
+	rng := rand.New(rand.NewPCG(r.o.Seed, uint64(i)+1))
+	out := r.o.Output.draw(rng)
+	var prompt string
+	if len(r.o.Prompts) > 0 {
+		k := i % len(r.o.Prompts)
+		prompt = r.o.Prompts[k]
+		if k < len(r.o.OutputTokens) && r.o.OutputTokens[k] > 0 {
+			out = r.o.OutputTokens[k]
+		}
+	} else {
+		prompt = syntheticPrompt(rng, r.o.Prompt.draw(rng), i)
+	}
+	body := map[string]any{
+		"model": r.o.Model, "stream": true, "max_tokens": out, "ignore_eos": true, "temperature": 0,
+		"stream_options": map[string]any{"include_usage": true},
+	}
+	path := "/v1/completions"
+	if r.o.Chat {
+		path = "/v1/chat/completions"
+		body["messages"] = []map[string]string{{"role": "user", "content": prompt}}
+	} else {
+		body["prompt"] = prompt
+	}
+	b, _ := json.Marshal(body)
+	return b, strings.TrimRight(r.o.BaseURL, "/") + path
+}
+
+// one runs request i and times it.
+func (r *runner) one(ctx context.Context, i int) Record {
+	body, url := r.request(i)
+	t0 := time.Now()
+	rec := Record{Start: t0.Sub(r.start)}
+	rec.Warmup = rec.Start < r.o.Warmup
+	fail := func(err error) Record {
+		rec.E2E = time.Since(t0)
+		rec.Err = err.Error()
+		return rec
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fail(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.o.Client.Do(req)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		return fail(fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(msg))))
+	}
+	sse := newSSEReader(resp.Body)
+	var last time.Time
+	chunks := 0
+	usage := false
+	for {
+		data, err := sse.next()
+		if errors.Is(err, errDone) {
+			break
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("stream ended without [DONE]")
+			}
+			return fail(err)
+		}
+		c, err := parseChunk(data)
+		if err != nil {
+			return fail(err)
+		}
+		now := time.Now()
+		if c.text() != "" {
+			if chunks == 0 {
+				rec.TTFT = now.Sub(t0)
+			} else {
+				rec.ITL = append(rec.ITL, now.Sub(last))
+			}
+			last = now
+			chunks++
+		}
+		if c.Usage != nil {
+			usage = true
+			rec.PromptTokens, rec.OutputTokens = c.Usage.PromptTokens, c.Usage.CompletionTokens
+		}
+	}
+	rec.E2E = time.Since(t0)
+	if !usage {
+		// Without usage, vLLM streams one token per chunk.
+		rec.OutputTokens = chunks
+	}
+	if chunks == 0 {
+		rec.Err = "no tokens in the response"
+	}
+	return rec
+}
+
+// words makes synthetic prompts: roughly one token per word, distinct per
+// request so a prefix cache cannot serve them.
+var words = strings.Fields("the of and to in is that for it as with was on be by at this are from or an have not which but one all were they can more has their will about when there so what up out if")
+
+func syntheticPrompt(rng *rand.Rand, tokens, i int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d ", i)
+	for k := 1; k < tokens; k++ {
+		b.WriteString(words[rng.IntN(len(words))])
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
