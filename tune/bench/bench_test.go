@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,7 +31,11 @@ type fake struct {
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls.Add(1)
 	n := f.inFlight.Add(1)
-	defer f.inFlight.Add(-1)
+	// In flight until the last event is written: after [DONE] the client may
+	// already start its next request while this handler is returning.
+	var once sync.Once
+	leave := func() { once.Do(func() { f.inFlight.Add(-1) }) }
+	defer leave()
 	for {
 		m := f.maxSeen.Load()
 		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
@@ -91,6 +96,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !f.noUsage {
 		write(fmt.Sprintf(`data: {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": %d}}`+"\n\n", body.MaxTokens))
 	}
+	leave()
 	write(": keep-alive comment\n\ndata: [DONE]\n\n")
 }
 
