@@ -27,6 +27,7 @@ type cli struct {
 	globals
 	Optimize optimizeCmd `cmd:"" help:"Tune vLLM flags for a study config."`
 	Validate validateCmd `cmd:"" help:"Check a study config and print the resolved study."`
+	Simulate simulateCmd `cmd:"" help:"Run a simulated vLLM server (no GPU needed)."`
 	Ray      rayCmd      `cmd:"" help:"Inspect and clean up Ray clusters."`
 }
 

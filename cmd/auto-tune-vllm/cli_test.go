@@ -78,6 +78,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"ray", "cleanup"}, exitUsage, "--session ID"},
 		{[]string{"ray", "cleanup", "--session", "x", "--stale"}, exitUsage, "can't be used together"},
 		{[]string{"ray", "status", "--address", "ray://h:10001"}, exitFailure, "Ray Client"},
+		{[]string{"simulate", "--bogus"}, exitUsage, "unrecognized arguments: --bogus"},
+		{[]string{"simulate", "--max-num-seqs", "512", "--max-num-batched-tokens", "256"}, exitFailure, "must be greater than or equal to max_num_seqs"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runCLI(t, map[string]string{}, tt.args...)

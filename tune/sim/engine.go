@@ -1,0 +1,249 @@
+package sim
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// request is one generation in the engine.
+type request struct {
+	prompt, maxTokens int
+	prefilled         int // prompt tokens processed (lost on preemption)
+	generated         int
+	blocks            int
+	arrived           time.Time
+	// tokens gets one send per generated token (buffered for all of them,
+	// so the engine never waits on a client) and is closed at the end.
+	tokens chan struct{}
+}
+
+func newRequest(prompt, maxTokens int) *request {
+	return &request{prompt: prompt, maxTokens: maxTokens, arrived: time.Now(), tokens: make(chan struct{}, maxTokens)}
+}
+
+// Engine is the continuous-batching scheduler: FIFO admission while there
+// is a free sequence slot and KV blocks for the prompt; each step spends at
+// most max_num_batched_tokens on one decode token per running request, then
+// prefill (chunked, or whole prompts only); a decode that needs a block when
+// none is free preempts the newest request, which must recompute.
+type Engine struct {
+	cfg  Config
+	free int // free KV blocks
+
+	mu      sync.Mutex
+	waiting []*request
+	running []*request
+	wake    chan struct{}
+
+	plan planned // the step in progress
+
+	// Counters for /metrics.
+	preemptions, promptTokens, genTokens, finished int
+}
+
+func newEngine(cfg Config, blocks int) *Engine {
+	return &Engine{cfg: cfg, free: blocks, wake: make(chan struct{}, 1)}
+}
+
+func (e *Engine) submit(r *request) {
+	e.mu.Lock()
+	e.waiting = append(e.waiting, r)
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func blocksFor(tokens, blockSize int) int { return (tokens + blockSize - 1) / blockSize }
+
+// run steps the engine until ctx ends.
+func (e *Engine) run(ctx context.Context) {
+	for {
+		e.mu.Lock()
+		idle := len(e.waiting) == 0 && len(e.running) == 0
+		e.mu.Unlock()
+		if idle {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.wake:
+			}
+			continue
+		}
+		d := e.step()
+		t := time.NewTimer(time.Duration(float64(d) / e.cfg.Speedup))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		e.emit()
+	}
+}
+
+// planned is what the current step does, emitted when its time has passed.
+type planned struct {
+	decode  []*request
+	firstOf []*request // prefill finished: first token
+}
+
+// step schedules one engine step and returns its duration.
+func (e *Engine) step() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.cfg
+	budget := c.MaxNumBatchedTokens
+	e.plan = planned{}
+	decodeN, prefillN, context := 0, 0, 0
+
+	// Decode: one token per running request past its prefill.
+	for i := 0; i < len(e.running) && budget > 0; i++ {
+		r := e.running[i]
+		if r.prefilled < r.prompt {
+			continue
+		}
+		need := blocksFor(r.prompt+r.generated+1, c.BlockSize) - r.blocks
+		for need > e.free {
+			victim := e.running[len(e.running)-1]
+			e.preempt(victim)
+			if victim == r {
+				break
+			}
+		}
+		if r.prefilled < r.prompt || !e.isRunning(r) {
+			continue
+		}
+		if need > 0 {
+			e.free -= need
+			r.blocks += need
+		}
+		budget--
+		decodeN++
+		context += r.prompt + r.generated
+		e.plan.decode = append(e.plan.decode, r)
+	}
+	// Admit new requests: a free slot and blocks for the whole prompt.
+	for len(e.waiting) > 0 && len(e.running) < c.MaxNumSeqs {
+		r := e.waiting[0]
+		need := blocksFor(r.prompt+1, c.BlockSize)
+		if need > e.free {
+			break
+		}
+		e.free -= need
+		r.blocks = need
+		e.waiting = e.waiting[1:]
+		e.running = append(e.running, r)
+	}
+	// Prefill within what is left of the budget.
+	for _, r := range e.running {
+		if budget <= 0 {
+			break
+		}
+		left := r.prompt - r.prefilled
+		if left <= 0 {
+			continue
+		}
+		n := left
+		if n > budget {
+			if !c.ChunkedPrefill {
+				continue // a whole prompt or nothing
+			}
+			n = budget
+		}
+		r.prefilled += n
+		budget -= n
+		prefillN += n
+		context += r.prefilled
+		if r.prefilled == r.prompt {
+			e.plan.firstOf = append(e.plan.firstOf, r)
+		}
+	}
+	e.promptTokens += prefillN
+	return c.stepTime(prefillN, decodeN, context)
+}
+
+func (e *Engine) isRunning(r *request) bool {
+	for _, x := range e.running {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// preempt frees r's blocks and puts it back at the head of the queue; its
+// prefill must be recomputed (vLLM's recompute preemption).
+func (e *Engine) preempt(r *request) {
+	for i, x := range e.running {
+		if x == r {
+			e.running = append(e.running[:i], e.running[i+1:]...)
+			break
+		}
+	}
+	e.free += r.blocks
+	r.blocks = 0
+	r.prefilled = 0
+	e.waiting = append([]*request{r}, e.waiting...)
+	e.preemptions++
+}
+
+// emit delivers the tokens of the step that just ended.
+func (e *Engine) emit() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	deliver := func(r *request) {
+		if !e.isRunning(r) {
+			return
+		}
+		r.generated++
+		e.genTokens++
+		r.tokens <- struct{}{}
+		if r.generated >= r.maxTokens {
+			e.finish(r)
+		}
+	}
+	for _, r := range e.plan.decode {
+		deliver(r)
+	}
+	for _, r := range e.plan.firstOf {
+		deliver(r)
+	}
+}
+
+// abort drops a request whose client went away, as vLLM does.
+func (e *Engine) abort(r *request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, x := range e.waiting {
+		if x == r {
+			e.waiting = append(e.waiting[:i], e.waiting[i+1:]...)
+			return
+		}
+	}
+	if e.isRunning(r) {
+		for i, x := range e.running {
+			if x == r {
+				e.running = append(e.running[:i], e.running[i+1:]...)
+				break
+			}
+		}
+		e.free += r.blocks
+		r.blocks = 0
+	}
+}
+
+func (e *Engine) finish(r *request) {
+	for i, x := range e.running {
+		if x == r {
+			e.running = append(e.running[:i], e.running[i+1:]...)
+			break
+		}
+	}
+	e.free += r.blocks
+	r.blocks = 0
+	e.finished++
+	close(r.tokens)
+}
