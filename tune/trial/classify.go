@@ -1,0 +1,47 @@
+package trial
+
+import "strings"
+
+// Failure classes. Infeasible ones are configurations the hardware or vLLM
+// cannot run: the sampler is told they violate a constraint, so it learns
+// the region instead of just seeing a failure.
+const (
+	OOM                = "out_of_memory"
+	KVCache            = "insufficient_kv_cache"
+	InvalidCombination = "invalid_combination"
+	UnknownFlag        = "unknown_or_invalid_flag"
+	GPUBusy            = "gpu_memory_in_use"
+	Crash              = "server_crash"
+	NotReady           = "startup_timeout"
+	BenchmarkFailed    = "benchmark_failed"
+	Interrupted        = "interrupted"
+)
+
+// Infeasible reports whether class marks the configuration itself as impossible.
+func Infeasible(class string) bool {
+	return class == OOM || class == KVCache || class == InvalidCombination
+}
+
+// signatures map log text to classes, most specific first (vLLM's messages).
+var signatures = []struct {
+	class string
+	texts []string
+}{
+	{KVCache, []string{"larger than the available KV cache memory", "No available memory for the cache blocks", "Available KV cache memory: -", "insufficient KV cache"}},
+	{OOM, []string{"CUDA out of memory", "OutOfMemoryError", "out of memory"}},
+	{GPUBusy, []string{"less than desired GPU memory utilization"}},
+	{UnknownFlag, []string{"unrecognized arguments", "invalid choice", "invalid int value", "invalid float value", "expected one argument", "error: argument"}},
+	{InvalidCombination, []string{"must be greater than or equal to", "is smaller than max_model_len", "exceeds the total number of available GPUs", "greater than the derived max_model_len", "ValueError"}},
+}
+
+// Classify names the failure a server's last output shows.
+func Classify(tail string) string {
+	for _, s := range signatures {
+		for _, t := range s.texts {
+			if strings.Contains(tail, t) {
+				return s.class
+			}
+		}
+	}
+	return Crash
+}

@@ -1,0 +1,231 @@
+package trial
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
+)
+
+// Spec is everything one trial needs.
+type Spec struct {
+	Number int
+	// Server is the command template ({model} replaced); empty means no
+	// server (not supported by the built-in benchmark).
+	Server         []string
+	Model          string
+	Host           string // default 127.0.0.1
+	ReadinessPath  string // default /health
+	StartupTimeout time.Duration
+	Flags          []Flag   // static, then baseline or sampled
+	EnvVars        []Flag   // static environment, then environment parameters
+	BaseEnv        []string // the server's base environment (ours, in production)
+	// LogDir receives server.log and benchmark.log.
+	LogDir string
+	// Bench configures the load; BaseURL and Model are filled in here.
+	Bench bench.Options
+	// StopGrace is how long the server gets after SIGTERM (default 30 s).
+	StopGrace time.Duration
+	Logger    *slog.Logger
+}
+
+// Failure is why a trial produced no metrics.
+type Failure struct {
+	Class   string
+	Message string
+	Tail    string // the server's last output
+}
+
+func (f *Failure) Error() string { return f.Class + ": " + f.Message }
+
+// Result is what a trial produced.
+type Result struct {
+	Command []string
+	Metrics map[string]float64 // nil on failure
+	Failure *Failure
+	Startup time.Duration
+	Bench   time.Duration
+	Total   time.Duration
+	Start   time.Time
+	End     time.Time
+	LogDir  string
+}
+
+// Run runs the trial. Server and benchmark failures come back in
+// Result.Failure; the error is for ours (no free port, unwritable log dir)
+// and for cancellation, after the server is stopped either way.
+func Run(ctx context.Context, s Spec) (*Result, error) {
+	if s.Host == "" {
+		s.Host = "127.0.0.1"
+	}
+	if s.ReadinessPath == "" {
+		s.ReadinessPath = "/health"
+	}
+	if s.StartupTimeout <= 0 {
+		s.StartupTimeout = 300 * time.Second
+	}
+	if s.StopGrace <= 0 {
+		s.StopGrace = 30 * time.Second
+	}
+	log := s.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	res := &Result{Start: time.Now(), LogDir: s.LogDir}
+	defer func() {
+		res.End = time.Now()
+		res.Total = res.End.Sub(res.Start)
+	}()
+	if len(s.Server) == 0 {
+		return res, errors.New("trial: no server command")
+	}
+	if err := os.MkdirAll(s.LogDir, 0o755); err != nil {
+		return res, fmt.Errorf("trial %d: log dir: %w", s.Number, err)
+	}
+	port, err := freePort(s.Host)
+	if err != nil {
+		return res, fmt.Errorf("trial %d: %w", s.Number, err)
+	}
+	res.Command = Argv(s.Server, s.Model, s.Flags, s.Host, port)
+	log.Info("starting server", "trial", s.Number, "command", proc.Quote(res.Command))
+	p, err := proc.Start(proc.Spec{Argv: res.Command, Env: Env(s.BaseEnv, s.EnvVars), LogFile: filepath.Join(s.LogDir, "server.log"), TailLines: 40})
+	if err != nil {
+		res.Failure = &Failure{Class: Crash, Message: err.Error()}
+		return res, nil
+	}
+	// Stopped on every path, even after cancellation.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StopGrace+30*time.Second)
+		defer cancel()
+		if err := p.Stop(sctx, s.StopGrace); err != nil {
+			log.Warn("stopping the server failed", "trial", s.Number, "error", err)
+		}
+	}()
+
+	base := "http://" + net.JoinHostPort(s.Host, strconv.Itoa(port))
+	t0 := time.Now()
+	if f := waitReady(ctx, p, base+s.ReadinessPath, s.StartupTimeout); f != nil {
+		res.Startup = time.Since(t0)
+		if ctx.Err() != nil {
+			return res, context.Cause(ctx)
+		}
+		res.Failure = f
+		return res, nil
+	}
+	res.Startup = time.Since(t0)
+
+	b := s.Bench
+	b.BaseURL, b.Model = base, s.Model
+	// A server that dies mid-benchmark ends the benchmark at once.
+	bctx, bcancel := context.WithCancelCause(ctx)
+	defer bcancel(nil)
+	go func() {
+		select {
+		case <-p.Done():
+			bcancel(errors.New("the server exited during the benchmark"))
+		case <-bctx.Done():
+		}
+	}()
+	t1 := time.Now()
+	sum, err := bench.Run(bctx, b)
+	res.Bench = time.Since(t1)
+	if p.Exited() {
+		res.Failure = &Failure{Class: Classify(p.Tail()), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
+		return res, nil
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, context.Cause(ctx)
+		}
+		res.Failure = &Failure{Class: BenchmarkFailed, Message: err.Error()}
+		return res, nil
+	}
+	writeBenchLog(filepath.Join(s.LogDir, "benchmark.log"), sum)
+	if sum.Requests == 0 {
+		msg := "no request succeeded"
+		if sum.FirstError != "" {
+			msg += ": " + sum.FirstError
+		}
+		res.Failure = &Failure{Class: BenchmarkFailed, Message: msg, Tail: p.Tail()}
+		return res, nil
+	}
+	res.Metrics = sum.Metrics
+	return res, nil
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitReady polls the readiness URL until it answers 200. The server exiting
+// first is an immediate failure, classified from its output.
+func waitReady(ctx context.Context, p *proc.Process, url string, timeout time.Duration) *Failure {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if p.Exited() {
+			tail := p.Tail()
+			return &Failure{Class: Classify(tail), Message: fmt.Sprintf("the server exited before it was ready (%v)", exitText(p)), Tail: tail}
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return &Failure{Class: Interrupted, Message: "interrupted before the server was ready"}
+		case <-deadline.C:
+			return &Failure{Class: NotReady, Message: fmt.Sprintf("the server was not ready after %s", timeout), Tail: p.Tail()}
+		case <-p.Done():
+		case <-tick.C:
+		}
+	}
+}
+
+func exitText(p *proc.Process) string {
+	if c := p.ExitCode(); c >= 0 {
+		return "exit status " + strconv.Itoa(c)
+	}
+	return "killed by a signal"
+}
+
+func writeBenchLog(path string, s *bench.Summary) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "duration %s, %d requests, %d errors, %d incomplete, %d dropped\n", s.Duration, s.Requests, s.Errors, s.Incomplete, s.Dropped)
+	if s.FirstError != "" {
+		fmt.Fprintf(f, "first error: %s\n", s.FirstError)
+	}
+	keys := make([]string, 0, len(s.Metrics))
+	for k := range s.Metrics {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(f, "%s %g\n", k, s.Metrics[k])
+	}
+}

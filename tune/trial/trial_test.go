@@ -1,0 +1,178 @@
+package trial
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
+)
+
+func TestArgv(t *testing.T) {
+	t.Parallel()
+	got := Argv([]string{"vllm", "serve", "{model}"}, "Qwen/Qwen3-8B", []Flag{
+		{"max_num_seqs", int64(64)}, {"gpu_memory_utilization", 0.9}, {"enable_prefix_caching", true},
+		{"enable_chunked_prefill", false}, {"kv_cache_dtype", "fp8"}, {"max_model_len", 8192.0},
+		{"compilation_config", map[string]any{"level": 3}}, {"max_num_seqs", int64(128)},
+	}, "127.0.0.1", 8123)
+	want := "vllm serve Qwen/Qwen3-8B --max-num-seqs 64 --gpu-memory-utilization 0.9 --enable-prefix-caching --no-enable-chunked-prefill " +
+		`--kv-cache-dtype fp8 --max-model-len 8192 --compilation-config {"level":3} --max-num-seqs 128 --host 127.0.0.1 --port 8123`
+	if strings.Join(got, " ") != want {
+		t.Errorf("argv\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	env := Env([]string{"PATH=/bin", "VLLM_ATTENTION_BACKEND=X"}, []Flag{{"VLLM_ATTENTION_BACKEND", "FLASH_ATTN"}, {"VLLM_STARTUP_TIMEOUT", "600"}})
+	if strings.Join(env, " ") != "PATH=/bin VLLM_ATTENTION_BACKEND=FLASH_ATTN VLLM_STARTUP_TIMEOUT=600" {
+		t.Errorf("env %v", env)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for tail, want := range map[string]string{
+		"torch.OutOfMemoryError: CUDA out of memory. Tried to allocate":                               OOM,
+		"ValueError: No available memory for the cache blocks.":                                       KVCache,
+		"(2.00 GiB KV cache is needed, which is larger than the available KV cache memory":            KVCache,
+		"vllm serve: error: unrecognized arguments: --max-num-seq":                                    UnknownFlag,
+		"ValueError: max_num_batched_tokens (256) must be greater than or equal to max_num_seqs":      InvalidCombination,
+		"Free memory on device (3.2/79.1 GiB) on startup is less than desired GPU memory utilization": GPUBusy,
+		"Segmentation fault (core dumped)":                                                            Crash,
+	} {
+		if got := Classify(tail); got != want {
+			t.Errorf("%q: %s, want %s", tail, got, want)
+		}
+	}
+	if !Infeasible(OOM) || !Infeasible(KVCache) || Infeasible(UnknownFlag) || Infeasible(Crash) {
+		t.Error("infeasible classes")
+	}
+}
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, _ := os.MkdirTemp("", "atv-trial")
+	binary = filepath.Join(dir, "auto-tune-vllm")
+	if out, err := exec.Command("go", "build", "-o", binary, "../../cmd/auto-tune-vllm").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// spec runs the simulator under a unique model name, so leftovers can be found.
+func spec(t *testing.T, server []string, flags ...Flag) Spec {
+	model := fmt.Sprintf("trialtest-%d", rand.Int64())
+	if server == nil {
+		server = []string{binary, "simulate", "{model}", "--sim-speedup", "20", "--sim-startup-seconds", "0.2"}
+	}
+	return Spec{Number: 1, Server: server, Model: model, StartupTimeout: 20 * time.Second, Flags: flags,
+		BaseEnv: os.Environ(), LogDir: filepath.Join(t.TempDir(), "trial_1"), StopGrace: 5 * time.Second,
+		Bench: bench.Options{Concurrency: 4, MaxRequests: 16, Prompt: bench.TokenDist{Mean: 64}, Output: bench.TokenDist{Mean: 16}}}
+}
+
+func noLeftovers(t *testing.T, model string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snap, _ := proc.Snapshot(context.Background())
+		var left []string
+		for _, p := range snap {
+			if !p.Zombie && strings.Contains(p.CommandLine(), model) {
+				left = append(left, p.CommandLine())
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes left: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRunSimulator(t *testing.T) {
+	t.Parallel()
+	s := spec(t, nil, Flag{"max_num_seqs", int64(8)}, Flag{"enable_chunked_prefill", true})
+	res, err := Run(context.Background(), s)
+	if err != nil || res.Failure != nil {
+		t.Fatalf("%v %+v", err, res.Failure)
+	}
+	if res.Metrics[bench.OutputThroughput+"_mean"] <= 0 || res.Metrics["requests"] != 16 || res.Startup <= 0 || res.Bench <= 0 {
+		t.Errorf("metrics %v startup %v bench %v", res.Metrics, res.Startup, res.Bench)
+	}
+	log, _ := os.ReadFile(filepath.Join(s.LogDir, "server.log"))
+	if !strings.Contains(string(log), "Application startup complete") {
+		t.Errorf("server.log:\n%s", log)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.LogDir, "benchmark.log")); err != nil || !strings.Contains(string(b), "output_tokens_per_second_mean") {
+		t.Errorf("benchmark.log: %v\n%s", err, b)
+	}
+	noLeftovers(t, s.Model)
+}
+
+func TestRunFailures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		server     []string
+		flags      []Flag
+		readiness  string
+		class      string
+		infeasible bool
+	}{
+		{"infeasible at start", nil, []Flag{{"gpu_memory_utilization", 0.2}}, "", KVCache, true},
+		{"invalid combination", nil, []Flag{{"max_num_seqs", int64(512)}, {"max_num_batched_tokens", int64(256)}}, "", InvalidCombination, true},
+		{"unknown flag", nil, []Flag{{"max_num_seq", int64(4)}}, "", UnknownFlag, false},
+		{"never ready", nil, nil, "/not-here", NotReady, false},
+		{"dies mid-benchmark", []string{"sh", "-c", `"$0" simulate "$@" --sim-speedup 0.05 & pid=$!; sleep 1.5; kill -9 $pid; wait`, binary, "{model}", "--sim-startup-seconds", "0.1"}, nil, "", Crash, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := spec(t, tt.server, tt.flags...)
+			s.ReadinessPath = tt.readiness
+			if tt.class == NotReady {
+				s.StartupTimeout = time.Second
+			}
+			if tt.name == "dies mid-benchmark" {
+				s.Bench = bench.Options{Concurrency: 2, Duration: 10 * time.Second, Output: bench.TokenDist{Mean: 64}}
+			}
+			res, err := Run(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.name == "dies mid-benchmark" && (res.Bench > 8*time.Second || res.Failure == nil || !strings.Contains(res.Failure.Message, "during the benchmark")) {
+				t.Errorf("dying server: benchmark ran %v, failure %+v", res.Bench, res.Failure)
+			}
+			if res.Failure == nil || res.Failure.Class != tt.class || Infeasible(res.Failure.Class) != tt.infeasible {
+				t.Fatalf("failure %+v, want %s", res.Failure, tt.class)
+			}
+			noLeftovers(t, s.Model)
+		})
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	t.Parallel()
+	s := spec(t, nil)
+	s.Bench = bench.Options{Concurrency: 2, Duration: time.Minute, Output: bench.TokenDist{Mean: 16}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := Run(ctx, s); err == nil {
+		t.Fatal("a cancelled trial returned no error")
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("cancellation took %v", time.Since(start))
+	}
+	noLeftovers(t, s.Model)
+}
