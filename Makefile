@@ -7,7 +7,7 @@ RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 # Python Optuna and optuna-dashboard, for the storage interop tests.
 OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
-.PHONY: all build test test-short fuzz bench bench-ray bench-sampler lint proto demo clean ray-venv
+.PHONY: all build test test-short fuzz bench bench-ray bench-sampler lint proto demo demo-ray clean ray-venv
 
 all: build
 
@@ -54,10 +54,15 @@ proto:
 ray-venv:
 	@echo $(RAY_BIN)
 
-# The main job on its embedded default: an ephemeral Ray head, detected over
-# GCS, then stopped. (Running trials arrives with the trial runner; until then
-# optimize ends after the cluster step with exit code 3.)
+# The main job on its embedded default: a short study on the built-in vLLM
+# simulator, stored in SQLite under ./optuna_studies (no GPU, no Python).
 demo: build
+	$(BIN) optimize --config examples/quickstart.yaml
+
+# The Ray auto-start on its own: an ephemeral head, detected over GCS, stopped.
+# (Trials as Ray jobs arrive with the Ray backend; until then optimize
+# --backend ray ends after the cluster step with exit code 3.)
+demo-ray: build
 	PATH="$(RAY_BIN):$$PATH" $(BIN) optimize --config examples/ray-quickstart.yaml --start-ray-head --dashboard-host 127.0.0.1 || [ $$? -eq 3 ]
 
 clean:

@@ -26,6 +26,7 @@ type globals struct {
 type cli struct {
 	globals
 	Optimize optimizeCmd `cmd:"" help:"Tune vLLM flags for a study config."`
+	Resume   resumeCmd   `cmd:"" help:"Continue a study until n_trials (or --trials) are complete."`
 	Validate validateCmd `cmd:"" help:"Check a study config and print the resolved study."`
 	Simulate simulateCmd `cmd:"" help:"Run a simulated vLLM server (no GPU needed)."`
 	Ray      rayCmd      `cmd:"" help:"Inspect and clean up Ray clusters."`
@@ -69,7 +70,7 @@ func run(ctx context.Context, args []string, io streams) int {
 	_ = level.UnmarshalText([]byte(c.LogLevel))
 	c.log = newLogger(io.Stderr, level)
 	kctx.BindTo(ctx, (*context.Context)(nil))
-	return report(ctx, io, kctx.Run(&c.globals))
+	return reportError(ctx, io, kctx.Run(&c.globals))
 }
 
 // exitError carries a specific exit code (with an optional message).
@@ -86,8 +87,8 @@ func (e *exitError) Error() string {
 }
 func (e *exitError) Unwrap() error { return e.err }
 
-// report prints err once, in one place, and maps it to an exit code.
-func report(ctx context.Context, io streams, err error) int {
+// reportError prints err once, in one place, and maps it to an exit code.
+func reportError(ctx context.Context, io streams, err error) int {
 	if err == nil {
 		return exitOK
 	}

@@ -73,7 +73,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"optimize"}, exitUsage, "--config"},
 		{[]string{"optimize", "--config", "/nonexistent.yaml"}, exitUsage, "/nonexistent.yaml"},
 		{[]string{"optimize", "--config", cfg, "--backend", "slurm"}, exitUsage, "--backend"},
-		{[]string{"optimize", "--config", cfg}, exitNotImplemented, "local backend"},
 		{[]string{"optimize", "--config", filepath.Join(filepath.Dir(cfg), "..", "..")}, exitUsage, "--config"},
 		{[]string{"ray", "cleanup"}, exitUsage, "--session ID"},
 		{[]string{"ray", "cleanup", "--session", "x", "--stale"}, exitUsage, "can't be used together"},

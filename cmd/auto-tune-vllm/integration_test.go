@@ -84,7 +84,13 @@ func newSandbox(t *testing.T) *sandbox {
 
 func (s *sandbox) start(t *testing.T, args ...string) *tool {
 	t.Helper()
+	return s.startWith(t, "", args...)
+}
+
+func (s *sandbox) startWith(t *testing.T, dir string, args ...string) *tool {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
 	cmd.Env = raytest.Env(t, s.bin, "TMPDIR="+s.root, "ATV_STATE_DIR="+s.state, "HOME="+s.root)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	tl := &tool{cmd: cmd, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
@@ -106,7 +112,18 @@ func (s *sandbox) start(t *testing.T, args ...string) *tool {
 
 func (s *sandbox) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	tl := s.start(t, args...)
+	return s.runIn(t, "", args...)
+}
+
+// startIn starts the binary with dir as its working directory.
+func (s *sandbox) startIn(t *testing.T, dir string, args ...string) *tool {
+	t.Helper()
+	return s.startWith(t, dir, args...)
+}
+
+func (s *sandbox) runIn(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	tl := s.startWith(t, dir, args...)
 	select {
 	case <-tl.done:
 	case <-time.After(4 * time.Minute):

@@ -9,7 +9,6 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/gcs"
 	"github.com/auto-tune-vllm/auto-tune-vllm/head"
 	rayb "github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/ray"
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 )
 
 type optimizeCmd struct {
@@ -21,28 +20,18 @@ type optimizeCmd struct {
 	RayTempDir      string        `help:"Parent directory of a started head's private temp dir (default: TMPDIR or /tmp)." placeholder:"DIR"`
 	RayStartTimeout time.Duration `help:"How long a started head may take to become ready." default:"120s"`
 	RayProbeTimeout time.Duration `help:"Deadline of the cluster detection probe." default:"2s"`
-	Trials          int           `help:"Number of trials (overrides the config's n_trials)." placeholder:"N"`
 	Retain          bool          `help:"Debug: leave a head we started running at exit instead of stopping it." hidden:""`
 	Hold            bool          `help:"Debug: after connecting, hold the cluster until interrupted." hidden:""`
+	studyFlags
 }
 
 func (o *optimizeCmd) Help() string { return exitCodesHelp }
 
 func (o *optimizeCmd) Run(ctx context.Context, g *globals) (err error) {
 	// Checked before anything starts: a typo must not cost a Ray head start.
-	study, err := config.Load(o.Config, g.io.Getenv)
+	study, text, err := loadStudy(g, o.Config, o.Trials)
 	if err != nil {
-		if config.IsErrors(err) {
-			fmt.Fprintf(g.io.Stderr, "%s is not valid:\n%v\n", o.Config, err)
-			return &exitError{code: exitFailure}
-		}
 		return err
-	}
-	for _, w := range study.Warnings {
-		g.log.Warn(w)
-	}
-	if o.Trials > 0 {
-		study.NTrials = o.Trials
 	}
 	backend := o.Backend
 	if backend == "" {
@@ -51,8 +40,8 @@ func (o *optimizeCmd) Run(ctx context.Context, g *globals) (err error) {
 			backend = "ray"
 		}
 	}
-	if backend != "ray" {
-		return &exitError{code: exitNotImplemented, err: errors.New("the local backend (trials on this machine) is not available in this build yet; use --backend ray")}
+	if backend == "local" {
+		return runLocal(ctx, g, study, text, o.studyFlags, false)
 	}
 	cluster, err := o.connect(ctx, g)
 	if err != nil {

@@ -207,4 +207,3 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
-

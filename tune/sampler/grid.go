@@ -49,7 +49,7 @@ func GridPoints(d space.Distribution) ([]float64, error) {
 		out := make([]float64, n)
 		for i := range out {
 			// Multiply, never accumulate: 0.7 + 25 steps of 0.01 must end at 0.95.
-			out[i] = math.Min(x.Low+float64(i)*x.Step, x.High)
+			out[i] = space.OnStep(x.Low+float64(i)*x.Step, x.Low, x.High, x.Step)
 		}
 		return out, nil
 	}

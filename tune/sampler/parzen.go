@@ -352,7 +352,7 @@ func (p *parzen) sample(rng *rand.Rand, size int) [][]float64 {
 				x = math.Exp(x)
 			}
 			if dim.step != 0 {
-				x = math.Min(math.Max(dim.low+math.Round((x-dim.low)/dim.step)*dim.step, dim.low), dim.high)
+				x = space.OnStep(x, dim.low, dim.high, dim.step)
 			}
 			col[i] = x
 		}

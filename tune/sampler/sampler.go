@@ -99,7 +99,7 @@ func randomValue(rng *rand.Rand, d space.Distribution) float64 {
 		switch {
 		case d.Step > 0:
 			n := int64(math.Round((d.High-d.Low)/d.Step)) + 1
-			return math.Min(d.Low+float64(rng.Int64N(n))*d.Step, d.High)
+			return space.OnStep(d.Low+float64(rng.Int64N(n))*d.Step, d.Low, d.High, d.Step)
 		case d.Log:
 			lo, hi := math.Log(d.Low), math.Log(d.High)
 			return math.Min(math.Max(math.Exp(lo+rng.Float64()*(hi-lo)), d.Low), d.High)

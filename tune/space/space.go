@@ -141,6 +141,15 @@ func choiceKey(v any) string {
 	return fmt.Sprintf("%T:%s", v, b)
 }
 
+// OnStep returns the point of the grid low, low+step, … nearest to x, in the
+// decimals of low and step (so 0.7 + 12 steps of 0.01 is 0.82, not
+// 0.8200000000000001). Samplers use it for stepped ranges.
+func OnStep(x, low, high, step float64) float64 {
+	v := low + math.Round((x-low)/step)*step
+	v = math.Min(math.Max(v, low), high)
+	return roundLike(v, low, step)
+}
+
 func roundLike(x, low, step float64) float64 {
 	digits := max(decimals(low), decimals(step))
 	if digits > 12 {

@@ -129,3 +129,15 @@ func TestSpaceSize(t *testing.T) {
 		t.Errorf("size %v", got)
 	}
 }
+
+func TestOnStep(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ x, want float64 }{{0.7 + 12*0.01, 0.82}, {0.8349, 0.83}, {2, 0.95}, {0.1, 0.7}} {
+		if got := OnStep(c.x, 0.7, 0.95, 0.01); got != c.want {
+			t.Errorf("OnStep(%v) = %v, want %v", c.x, got, c.want)
+		}
+	}
+	if got := OnStep(1000, 8, 512, 8); got != 512 {
+		t.Errorf("int grid: %v", got)
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/raytest"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+)
+
+const simStudy = `
+study:
+  name: e2e
+optimization:
+  preset: balanced
+  n_trials: 4
+  n_startup_trials: 2
+  max_concurrent_trials: 2
+benchmark:
+  model: e2e-sim-MODEL
+  max_seconds: 2
+  prompt_tokens: 64
+  output_tokens: 16
+  rate: 8
+server:
+  command: ["{self}", "simulate", "{model}", "--sim-speedup", "10", "--sim-startup-seconds", "0.2"]
+  startup_timeout: 30
+parameters:
+  max_num_seqs: {min: 4, max: 64, step: 4}
+  gpu_memory_utilization: {min: 0.5, max: 0.9, step: 0.05}
+`
+
+func TestLocalOptimizeOnSimulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end study: not run with -short")
+	}
+	dir := raytest.Root(t)
+	model := "e2e-sim-" + filepath.Base(dir)
+	cfg := filepath.Join(dir, "study.yaml")
+	os.WriteFile(cfg, []byte(strings.ReplaceAll(simStudy, "e2e-sim-MODEL", model)), 0o644)
+
+	s := &sandbox{root: dir, state: filepath.Join(dir, "state"), bin: "/nonexistent"}
+	code, out, stderr := s.runIn(t, dir, "optimize", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "Pareto-optimal trials") || !strings.Contains(out, "simulate "+model) || !strings.Contains(out, "--max-num-seqs") {
+		t.Errorf("report:\n%s", out)
+	}
+	st, err := study.OpenSQLite(context.Background(), filepath.Join(dir, "optuna_studies", "e2e", "study.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	info, err := st.LoadStudy(context.Background(), "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, _ := st.Trials(context.Background(), info.ID)
+	if study.Completed(trials) != 4 || trials[0].UserAttrs[study.AttrIsBaseline] != true {
+		t.Fatalf("%d completed, trial 0 %v", study.Completed(trials), trials[0].UserAttrs)
+	}
+	for _, tr := range trials {
+		if tr.State != study.Complete {
+			continue
+		}
+		if _, ok := tr.UserAttrs["metric_output_tokens_per_second_mean"]; !ok || len(tr.Values) != 2 {
+			t.Errorf("trial %d: attrs %v values %v", tr.Number, tr.UserAttrs, tr.Values)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "logs", "e2e", "trial_"+strconv.Itoa(tr.Number), "server.log")); err != nil {
+			t.Errorf("trial %d: %v", tr.Number, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "optuna_studies", "e2e", "study_config.yaml")); err != nil {
+		t.Error(err)
+	}
+	raytest.NoLeftovers(t, model)
+
+	// SIGINT mid-trial: nothing left running, the study resumable.
+	cfg2 := filepath.Join(dir, "study2.yaml")
+	os.WriteFile(cfg2, []byte(strings.ReplaceAll(strings.ReplaceAll(simStudy, "e2e-sim-MODEL", model), "name: e2e", "name: e2e2")), 0o644)
+	tl := s.startIn(t, dir, "optimize", "--config", cfg2)
+	tl.waitFor(t, "starting server trial=1")
+	time.Sleep(500 * time.Millisecond)
+	syscall.Kill(tl.cmd.Process.Pid, syscall.SIGINT)
+	if code := tl.wait(t); code != exitInterrupted {
+		t.Errorf("exit %d after SIGINT\n%s", code, tl.stderr)
+	}
+	if !strings.Contains(tl.stderr.String(), "auto-tune-vllm resume --config") {
+		t.Errorf("no resume hint:\n%s", tl.stderr)
+	}
+	raytest.NoLeftovers(t, model)
+	code, out, stderr = s.runIn(t, dir, "resume", "--config", cfg2)
+	if code != 0 || !strings.Contains(stderr, "Resuming study") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, stderr)
+	}
+	st2, err := study.OpenSQLite(context.Background(), filepath.Join(dir, "optuna_studies", "e2e2", "study.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	info2, err := st2.LoadStudy(context.Background(), "e2e2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials2, _ := st2.Trials(context.Background(), info2.ID)
+	interrupted := 0
+	for _, tr := range trials2 {
+		if tr.UserAttrs[study.AttrErrorType] == "interrupted" {
+			interrupted++
+		}
+	}
+	if study.Completed(trials2) != 4 || interrupted == 0 {
+		t.Errorf("after resume: %d completed, %d interrupted", study.Completed(trials2), interrupted)
+	}
+	raytest.NoLeftovers(t, model)
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/local"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/report"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
+)
+
+// studyFlags are shared by optimize and resume.
+type studyFlags struct {
+	Trials                 int    `help:"Number of trials to complete (overrides the config's n_trials)." placeholder:"N"`
+	MaxConcurrentTrials    int    `help:"Trials run at once (overrides the config's max_concurrent_trials)." name:"max-concurrent-trials" aliases:"max-concurrent" placeholder:"N"`
+	MaxConsecutiveFailures int    `help:"Stop after this many failed or infeasible trials in a row." default:"10"`
+	LogDir                 string `help:"Where trial logs go (<dir>/<study>/trial_<n>)." default:"logs" placeholder:"DIR"`
+	JSON                   bool   `help:"Print the final report as JSON." name:"json"`
+}
+
+// loadStudy reads and validates the config, printing problems.
+func loadStudy(g *globals, path string, trials int) (*config.Study, []byte, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := config.Parse(path, text, g.io.Getenv)
+	if err != nil {
+		if config.IsErrors(err) {
+			fmt.Fprintf(g.io.Stderr, "%s is not valid:\n%v\n", path, err)
+			return nil, nil, &exitError{code: exitFailure}
+		}
+		return nil, nil, err
+	}
+	for _, w := range cfg.Warnings {
+		g.log.Warn(w)
+	}
+	if trials > 0 {
+		cfg.NTrials = trials
+	}
+	return cfg, text, nil
+}
+
+// runLocal runs (resume=false: creates) the study on this machine and prints the outcome.
+func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool) error {
+	if cfg.Server == nil {
+		return &exitError{code: exitNotImplemented, err: errors.New("server: none (benchmark command as the whole trial) is not available in this build yet")}
+	}
+	if cfg.Benchmark.Type != "builtin" {
+		return &exitError{code: exitNotImplemented, err: fmt.Errorf("benchmark_type %s is not available in this build yet; use builtin", cfg.Benchmark.Type)}
+	}
+	// {self} in the server command is this program (for `simulate`).
+	for i, a := range cfg.Server.Command {
+		if a == "{self}" {
+			cfg.Server.Command[i] = g.io.Executable
+		}
+	}
+	opened, err := tune.Open(context.WithoutCancel(ctx), cfg, text, resume)
+	if err != nil {
+		return err
+	}
+	defer opened.Close()
+	if resume {
+		g.log.Info("Resuming study", "study", opened.Study.Name(), "interrupted_trials_failed", opened.Interrupted)
+	} else {
+		g.log.Info("Created study", "study", opened.Study.Name(), "storage", storageOf(cfg), "config_saved_in", opened.Dir)
+	}
+	conc := f.MaxConcurrentTrials
+	if conc <= 0 {
+		conc = cfg.MaxConcurrent
+	}
+	runErr := tune.Run(ctx, tune.RunOptions{
+		Config: cfg, Study: opened.Study, Backend: &local.Backend{Concurrency: conc}, Concurrency: conc,
+		MaxConsecutiveFailures: f.MaxConsecutiveFailures, LogDir: f.LogDir, BaseEnv: g.io.Environ, Logger: g.log,
+	})
+	trials, err := opened.Study.Trials(context.WithoutCancel(ctx))
+	if err != nil {
+		return errors.Join(runErr, err)
+	}
+	rep := report.Build(trials, reportOptions(cfg, opened.Study.Name()))
+	if f.JSON {
+		rep.JSON(g.io.Stdout)
+	} else {
+		rep.Text(g.io.Stdout)
+	}
+	if runErr != nil && ctx.Err() != nil {
+		fmt.Fprintf(g.io.Stderr, "Interrupted: resume with `auto-tune-vllm resume --config %s`\n", cfg.File)
+	}
+	return runErr
+}
+
+func reportOptions(cfg *config.Study, name string) report.Options {
+	objs := make([]report.Objective, len(cfg.Objectives))
+	for i, o := range cfg.Objectives {
+		objs[i] = report.Objective{Key: o.Key(), Maximize: o.Direction == "maximize"}
+	}
+	return report.Options{Study: name, Objectives: objs, Command: func(params map[string]any) []string {
+		var flags []trial.Flag
+		for _, v := range cfg.Static {
+			flags = append(flags, trial.Flag{Name: v.Name, Value: v.Value})
+		}
+		for _, p := range cfg.Parameters {
+			if v, ok := params[p.Name]; ok && !p.Env {
+				flags = append(flags, trial.Flag{Name: p.Name, Value: v})
+			}
+		}
+		argv := trial.Argv(cfg.Server.Command, cfg.Benchmark.Model, flags, "", 0)
+		return argv[:len(argv)-4] // without the --host/--port the tuner adds
+	}}
+}
+
+type resumeCmd struct {
+	Config string `help:"Study config (YAML)." required:"" type:"existingfile" placeholder:"FILE"`
+	studyFlags
+}
+
+func (c *resumeCmd) Help() string { return exitCodesHelp }
+
+func (c *resumeCmd) Run(ctx context.Context, g *globals) error {
+	cfg, text, err := loadStudy(g, c.Config, c.Trials)
+	if err != nil {
+		return err
+	}
+	return runLocal(ctx, g, cfg, text, c.studyFlags, true)
+}
