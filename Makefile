@@ -7,12 +7,17 @@ RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 # Python Optuna and optuna-dashboard, for the storage interop tests.
 OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
-.PHONY: all build test test-short fuzz bench bench-ray bench-sampler lint proto demo demo-ray clean ray-venv
+.PHONY: all build release test test-short fuzz bench bench-ray bench-sampler lint proto demo demo-ray clean ray-venv
 
 all: build
 
+# With cgo (the default where gcc exists) GPUs are read through NVML; the
+# static release build reads them through nvidia-smi instead.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/auto-tune-vllm
+	$(GO) build -trimpath -o $(BIN) ./cmd/auto-tune-vllm
+
+release:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/auto-tune-vllm
 
 # Everything, against real Ray (installed on first use). Tests that need Ray
 # fail, rather than skip, when it is missing.

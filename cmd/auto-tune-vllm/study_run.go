@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/gpu"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/local"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
@@ -73,8 +74,19 @@ func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f
 	if conc <= 0 {
 		conc = cfg.MaxConcurrent
 	}
+	backend := &local.Backend{Concurrency: conc}
+	if inv := gpu.Discover(ctx, g.io.Getenv("PATH")); len(inv.Devices) > 0 {
+		ids := make([]int, len(inv.Devices))
+		for i, d := range inv.Devices {
+			ids[i] = d.Index
+		}
+		backend.GPUs = gpu.NewAllocator(ids)
+		g.log.Info(fmt.Sprintf("Trials get their own GPUs: %d found (%s)", len(ids), inv.Devices[0].Name))
+	} else {
+		g.log.Debug("no GPUs: trials share the machine", "reason", inv.Reason)
+	}
 	runErr := tune.Run(ctx, tune.RunOptions{
-		Config: cfg, Study: opened.Study, Backend: &local.Backend{Concurrency: conc}, Concurrency: conc,
+		Config: cfg, Study: opened.Study, Backend: backend, Concurrency: conc,
 		MaxConsecutiveFailures: f.MaxConsecutiveFailures, LogDir: f.LogDir, BaseEnv: g.io.Environ, Logger: g.log,
 	})
 	trials, err := opened.Study.Trials(context.WithoutCancel(ctx))
