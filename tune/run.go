@@ -380,6 +380,9 @@ func (r *runner) spec(a *study.Asked, flags, env []trial.Flag, concurrency int) 
 		},
 		Logger: r.log,
 	}
+	if b.Type == "command" {
+		s.BenchCommand = b.Command
+	}
 	if cfg.Server != nil {
 		s.Server = append(append([]string{}, cfg.Server.Command...), cfg.Server.ExtraArgs...)
 		s.Host, s.ReadinessPath, s.StartupTimeout = cfg.Server.Host, cfg.Server.ReadinessPath, cfg.Server.StartupTimeout

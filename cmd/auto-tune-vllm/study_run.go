@@ -48,18 +48,21 @@ func loadStudy(g *globals, path string, trials int) (*config.Study, []byte, erro
 
 // runLocal runs (resume=false: creates) the study on this machine and prints the outcome.
 func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool) error {
-	if cfg.Server == nil {
-		return &exitError{code: exitNotImplemented, err: errors.New("server: none (benchmark command as the whole trial) is not available in this build yet")}
+	if cfg.Benchmark.Type == "guidellm" || cfg.Benchmark.Type == "vllm-bench" {
+		return &exitError{code: exitNotImplemented, err: fmt.Errorf("benchmark_type %s is not available in this build yet; use builtin or command", cfg.Benchmark.Type)}
 	}
-	if cfg.Benchmark.Type != "builtin" {
-		return &exitError{code: exitNotImplemented, err: fmt.Errorf("benchmark_type %s is not available in this build yet; use builtin", cfg.Benchmark.Type)}
-	}
-	// {self} in the server command is this program (for `simulate`).
-	for i, a := range cfg.Server.Command {
-		if a == "{self}" {
-			cfg.Server.Command[i] = g.io.Executable
+	// {self} in a command is this program (for `simulate`).
+	self := func(argv []string) {
+		for i, a := range argv {
+			if a == "{self}" {
+				argv[i] = g.io.Executable
+			}
 		}
 	}
+	if cfg.Server != nil {
+		self(cfg.Server.Command)
+	}
+	self(cfg.Benchmark.Command)
 	opened, err := tune.Open(context.WithoutCancel(ctx), cfg, text, resume)
 	if err != nil {
 		return err
@@ -120,7 +123,11 @@ func reportOptions(cfg *config.Study, name string) report.Options {
 				flags = append(flags, trial.Flag{Name: p.Name, Value: v})
 			}
 		}
-		argv := trial.Argv(cfg.Server.Command, cfg.Benchmark.Model, flags, "", 0)
+		template := cfg.Benchmark.Command
+		if cfg.Server != nil {
+			template = cfg.Server.Command
+		}
+		argv := trial.Argv(template, cfg.Benchmark.Model, flags, "", 0)
 		return argv[:len(argv)-4] // without the --host/--port the tuner adds
 	}}
 }

@@ -32,6 +32,9 @@ type Spec struct {
 	// pipe; the writer must outlive the child.
 	LogFile string
 	Output  io.Writer
+	// Stdout, if set, receives stdout alone (for programs that answer on
+	// stdout); stderr then goes to LogFile or Output.
+	Stdout io.Writer
 	// TailLines is how many last lines of output errors quote (default 40).
 	TailLines int
 	// Stdin is given to the child as is (default: /dev/null).
@@ -97,12 +100,18 @@ func Start(spec Spec) (*Process, error) {
 		// The child has its own descriptor once started.
 		defer f.Close()
 		cmd.Stdout, cmd.Stderr = f, f
+		if spec.Stdout != nil {
+			cmd.Stdout = spec.Stdout
+		}
 	} else {
 		out := io.Writer(p.tail)
 		if spec.Output != nil {
 			out = io.MultiWriter(spec.Output, p.tail)
 		}
 		cmd.Stdout, cmd.Stderr = out, out
+		if spec.Stdout != nil {
+			cmd.Stdout = spec.Stdout
+		}
 	}
 	if spec.Stdin != nil {
 		cmd.Stdin = spec.Stdin

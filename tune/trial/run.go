@@ -34,6 +34,9 @@ type Spec struct {
 	LogDir string
 	// Bench configures the load; BaseURL and Model are filled in here.
 	Bench bench.Options
+	// BenchCommand, if set, replaces the built-in benchmark by a user's
+	// command (see runCommand). With no Server, it is the whole trial.
+	BenchCommand []string
 	// StopGrace is how long the server gets after SIGTERM (default 30 s).
 	StopGrace time.Duration
 	Logger    *slog.Logger
@@ -86,11 +89,21 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		res.End = time.Now()
 		res.Total = res.End.Sub(res.Start)
 	}()
-	if len(s.Server) == 0 {
-		return res, errors.New("trial: no server command")
-	}
 	if err := os.MkdirAll(s.LogDir, 0o755); err != nil {
 		return res, fmt.Errorf("trial %d: log dir: %w", s.Number, err)
+	}
+	if len(s.Server) == 0 {
+		if len(s.BenchCommand) == 0 {
+			return res, errors.New("trial: neither a server nor a benchmark command")
+		}
+		t1 := time.Now()
+		res.Command = s.BenchCommand
+		res.Metrics, res.Failure = runCommand(ctx, s, "")
+		res.Bench = time.Since(t1)
+		if res.Failure != nil && ctx.Err() != nil {
+			return res, context.Cause(ctx)
+		}
+		return res, nil
 	}
 	port, err := freePort(s.Host)
 	if err != nil {
@@ -137,6 +150,17 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		}
 	}()
 	t1 := time.Now()
+	if len(s.BenchCommand) > 0 {
+		res.Metrics, res.Failure = runCommand(bctx, s, base)
+		res.Bench = time.Since(t1)
+		if res.Failure != nil && p.Exited() {
+			res.Failure = &Failure{Class: Classify(p.Tail()), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
+		}
+		if res.Failure != nil && ctx.Err() != nil {
+			return res, context.Cause(ctx)
+		}
+		return res, nil
+	}
 	sum, err := bench.Run(bctx, b)
 	res.Bench = time.Since(t1)
 	if p.Exited() {

@@ -176,3 +176,53 @@ func TestRunCancelled(t *testing.T) {
 	}
 	noLeftovers(t, s.Model)
 }
+
+func TestBenchmarkCommand(t *testing.T) {
+	t.Parallel()
+	script := func(body string) []string { return []string{"sh", "-c", body, "bench-cmd"} }
+	tests := []struct {
+		name    string
+		server  bool
+		command []string
+		metric  string
+		want    float64
+		fail    string
+	}{
+		{"whole trial", false, script(`grep -q '"max_num_seqs": 8' "$ATV_PARAMS_FILE" && test "$1" = --max-num-seqs && echo progress >&2 && echo '{"output_tokens_per_second_mean": 42.5, "note": "x"}'`), "output_tokens_per_second_mean", 42.5, ""},
+		{"with a server", true, script(`case "$ATV_URL" in http://127.0.0.1:*) echo '{"request_latency": 0.25}';; esac`), "request_latency", 0.25, ""},
+		{"url placeholder", true, []string{"sh", "-c", `echo "{\"url_length\": ${#0}}"`, "{url}"}, "url_length", 0, ""},
+		{"command fails", false, script(`echo boom >&2; exit 3`), "", 0, "exit status 3"},
+		{"no metrics", false, script(`echo not json`), "", 0, "printed no metrics"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := spec(t, nil, Flag{Name: "max_num_seqs", Value: int64(8)})
+			s.BenchCommand = tt.command
+			if !tt.server {
+				s.Server = nil
+			}
+			res, err := Run(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.fail != "" {
+				if res.Failure == nil || res.Failure.Class != BenchmarkFailed || !strings.Contains(res.Failure.Message, tt.fail) {
+					t.Fatalf("failure %+v, want %q", res.Failure, tt.fail)
+				}
+				return
+			}
+			if res.Failure != nil {
+				t.Fatalf("%+v\n%s", res.Failure, res.Failure.Tail)
+			}
+			got, ok := res.Metrics[tt.metric]
+			if !ok || (tt.want != 0 && got != tt.want) || (tt.metric == "url_length" && got < 20) {
+				t.Errorf("metrics %v", res.Metrics)
+			}
+			if log, _ := os.ReadFile(filepath.Join(s.LogDir, "benchmark.log")); tt.name == "whole trial" && !strings.Contains(string(log), "progress") {
+				t.Errorf("benchmark.log: %q", log)
+			}
+			noLeftovers(t, s.Model)
+		})
+	}
+}
