@@ -1,5 +1,7 @@
 # auto-tune-vllm — build, test, benchmark.
 GO        ?= go
+# go-nvml's headers mark old NVML calls deprecated; those warnings are noise here.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 BIN       := bin/auto-tune-vllm
 # The pinned Ray used by tests and the demo; scripts/ray-venv.sh installs it once.
 RAY_VERSION ?= 2.60.0
@@ -7,7 +9,7 @@ RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 # Python Optuna and optuna-dashboard, for the storage interop tests.
 OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
-.PHONY: all build release test test-short fuzz bench bench-ray bench-sampler lint proto demo demo-ray clean ray-venv
+.PHONY: all build release test test-short fuzz bench bench-ray bench-sampler bench-trials lint proto demo demo-ray clean ray-venv
 
 all: build
 
@@ -39,7 +41,10 @@ test-short:
 
 # Side-by-side figures, not assertions: our Ray head vs the ray CLI, and our
 # samplers vs Python Optuna's (bench/).
-bench: bench-ray bench-sampler
+bench: bench-ray bench-sampler bench-trials
+
+bench-trials: build
+	$(GO) run ./bench/trials -tool $(BIN)
 
 bench-ray: build
 	ATV_RAY_BIN="$(RAY_BIN)" bench/ray-head.sh
