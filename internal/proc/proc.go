@@ -202,15 +202,31 @@ func (p *Process) Signal(sig syscall.Signal) error {
 }
 
 // Stop ends the child's process group: SIGTERM to the group, up to grace for
-// the child to exit, then SIGKILL to the group. It is idempotent and returns
-// once the child is reaped or ctx ends.
+// the child to exit, then SIGKILL to the group; descendants that had left
+// the group (found before the stop) are killed too, each checked by start
+// time. It is idempotent and returns once the child is reaped or ctx ends.
 func (p *Process) Stop(ctx context.Context, grace time.Duration) error {
 	p.stopMu.Lock()
 	defer p.stopMu.Unlock()
+	var escaped []Ref
 	if !p.Exited() {
+		if ds, err := Descendants(ctx, p.PID); err == nil {
+			for _, d := range ds {
+				if d.PGID != p.PGID {
+					escaped = append(escaped, Ref{PID: d.PID, Start: d.StartTime})
+				}
+			}
+		}
 		_ = ignoreGone(syscall.Kill(-p.PGID, syscall.SIGTERM))
+		for _, r := range escaped {
+			_ = Kill(r.PID, r.Start, syscall.SIGTERM)
+		}
 	}
-	return p.KillAfter(ctx, grace)
+	err := p.KillAfter(ctx, grace)
+	for _, r := range escaped {
+		_ = Kill(r.PID, r.Start, syscall.SIGKILL)
+	}
+	return err
 }
 
 // KillAfter waits up to grace for the child to exit, then SIGKILLs its whole

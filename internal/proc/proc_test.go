@@ -252,3 +252,40 @@ func TestGroupReaper(t *testing.T) {
 		}
 	}
 }
+
+// Stop also ends descendants that left the child's process group.
+func TestStopSweepsEscapedDescendants(t *testing.T) {
+	t.Parallel()
+	marker := "atv-escaped-" + strconv.Itoa(os.Getpid())
+	p, err := Start(Spec{Argv: []string{"bash", "-c", "setsid bash -c 'exec -a " + marker + " sleep 300' & sleep 300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func() []*Info {
+		snap, _ := Snapshot(context.Background())
+		var out []*Info
+		for _, i := range snap {
+			if len(i.Cmdline) > 0 && i.Cmdline[0] == marker && !i.Zombie {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(find()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := find(); len(left) != 1 || left[0].PGID == p.PGID {
+		t.Fatalf("escaped child: %+v", left)
+	}
+	if err := p.Stop(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for len(find()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := find(); len(left) > 0 {
+		t.Errorf("escaped descendant survived Stop: %d", left[0].PID)
+	}
+}

@@ -264,3 +264,29 @@ func ListeningPorts(ctx context.Context) (map[int][]int, error) {
 func NewInfo(pid, ppid, pgid int, name string, cmdline []string, env map[string]string, start time.Time) *Info {
 	return &Info{PID: pid, PPID: ppid, PGID: pgid, Name: name, Cmdline: cmdline, StartTime: start, env: env, envRead: true}
 }
+
+// Descendants lists the live descendants of pid (children, grandchildren…)
+// from one snapshot of the process table.
+func Descendants(ctx context.Context, pid int) ([]*Info, error) {
+	snap, err := Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]*Info{}
+	for _, p := range snap {
+		children[p.PPID] = append(children[p.PPID], p)
+	}
+	var out []*Info
+	queue := []int{pid}
+	for len(queue) > 0 {
+		next := queue[0]
+		queue = queue[1:]
+		for _, c := range children[next] {
+			if !c.Zombie {
+				out = append(out, c)
+			}
+			queue = append(queue, c.PID)
+		}
+	}
+	return out, nil
+}
