@@ -211,9 +211,18 @@ func (r *runner) flags(a *study.Asked) ([]trial.Flag, []trial.Flag) {
 // runOne runs an asked trial and tells the study how it went.
 func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.Flag, baselineConcurrency int) error {
 	cfg := r.o.Config
+	tctx := context.WithoutCancel(ctx)
+	constraints := r.paramConstraints(a, flags)
+	for _, c := range constraints {
+		if c > 0 && baselineConcurrency == 0 {
+			// Known infeasible before anything starts: told, not run.
+			r.log.Info(fmt.Sprintf("Trial %d violates a constraint; not run", a.Number), "constraints", constraints)
+			return r.tell(tctx, a, study.Result{State: study.Pruned, Constraints: constraints,
+				UserAttrs: map[string]any{study.AttrErrorType: "constraint", study.AttrErrorMessage: "violates a configured constraint"}})
+		}
+	}
 	spec := r.spec(a, flags, env, baselineConcurrency)
 	res, err := r.o.Backend.Run(ctx, spec)
-	tctx := context.WithoutCancel(ctx)
 	if err != nil {
 		reason := err.Error()
 		if ctx.Err() != nil {
@@ -236,7 +245,6 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 		"command":                       strings.Join(res.Command, " "),
 		"log_dir":                       res.LogDir,
 	}
-	constraints := r.paramConstraints(a, flags)
 	result := study.Result{UserAttrs: attrs, Start: res.Start, End: res.End}
 	if res.Failure != nil {
 		attrs[study.AttrErrorType] = res.Failure.Class

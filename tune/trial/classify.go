@@ -11,6 +11,7 @@ const (
 	InvalidCombination = "invalid_combination"
 	UnknownFlag        = "unknown_or_invalid_flag"
 	GPUBusy            = "gpu_memory_in_use"
+	PortInUse          = "port_in_use"
 	Crash              = "server_crash"
 	NotReady           = "startup_timeout"
 	BenchmarkFailed    = "benchmark_failed"
@@ -30,6 +31,7 @@ var signatures = []struct {
 	{KVCache, []string{"larger than the available KV cache memory", "No available memory for the cache blocks", "Available KV cache memory: -", "insufficient KV cache"}},
 	{OOM, []string{"CUDA out of memory", "OutOfMemoryError", "out of memory"}},
 	{GPUBusy, []string{"less than desired GPU memory utilization"}},
+	{PortInUse, []string{"address already in use", "[Errno 98]"}},
 	{UnknownFlag, []string{"unrecognized arguments", "invalid choice", "invalid int value", "invalid float value", "expected one argument", "error: argument"}},
 	{InvalidCombination, []string{"must be greater than or equal to", "is smaller than max_model_len", "exceeds the total number of available GPUs", "greater than the derived max_model_len", "ValueError"}},
 }

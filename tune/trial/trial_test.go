@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +121,16 @@ func TestRunSimulator(t *testing.T) {
 	noLeftovers(t, s.Model)
 }
 
+// takenPort holds a port open for the rest of the test.
+func takenPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
 func TestRunFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -133,6 +145,7 @@ func TestRunFailures(t *testing.T) {
 		{"invalid combination", nil, []Flag{{"max_num_seqs", int64(512)}, {"max_num_batched_tokens", int64(256)}}, "", InvalidCombination, true},
 		{"unknown flag", nil, []Flag{{"max_num_seq", int64(4)}}, "", UnknownFlag, false},
 		{"never ready", nil, nil, "/not-here", NotReady, false},
+		{"port taken", []string{"sh", "-c", `exec "$0" simulate "$@" --port ` + takenPort(t), binary, "{model}", "--sim-startup-seconds", "0.1"}, nil, "", PortInUse, false},
 		{"dies mid-benchmark", []string{"sh", "-c", `"$0" simulate "$@" --sim-speedup 0.05 & pid=$!; sleep 1.5; kill -9 $pid; wait`, binary, "{model}", "--sim-startup-seconds", "0.1"}, nil, "", Crash, false},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,97 @@
+package tune
+
+import (
+	"context"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
+)
+
+// fakeBackend answers trials without processes: throughput = max_num_seqs,
+// OOM above 48.
+type fakeBackend struct{ runs atomic.Int32 }
+
+func (f *fakeBackend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) {
+	f.runs.Add(1)
+	seqs := int64(0)
+	for _, fl := range s.Flags {
+		if fl.Name == "max_num_seqs" {
+			seqs = fl.Value.(int64)
+		}
+	}
+	if seqs > 48 {
+		return &trial.Result{Failure: &trial.Failure{Class: trial.OOM, Message: "CUDA out of memory"}}, nil
+	}
+	return &trial.Result{Metrics: map[string]float64{"output_tokens_per_second_mean": float64(seqs), "request_latency": 1}}, nil
+}
+func (f *fakeBackend) Slots(context.Context) (int, error) { return 2, nil }
+func (f *fakeBackend) Close(context.Context) error         { return nil }
+
+func TestRunLoop(t *testing.T) {
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	os.Chdir(dir)
+	defer os.Chdir(wd)
+	src := `
+study: {name: loop}
+optimization: {preset: high_throughput, n_trials: 6, n_startup_trials: 3, max_concurrent_trials: 2}
+benchmark: {model: m}
+baseline: {concurrency_levels: [4, 8]}
+parameters:
+  max_num_seqs: {min: 8, max: 64, step: 8}
+constraints: ["max_num_seqs - 56"]
+`
+	cfg, err := config.Parse("s.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	o, err := Open(ctx, cfg, []byte(src), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	fb := &fakeBackend{}
+	if err := Run(ctx, RunOptions{Config: cfg, Study: o.Study, Backend: fb, MaxConsecutiveFailures: 50}); err != nil {
+		t.Fatal(err)
+	}
+	trials, _ := o.Study.Trials(ctx)
+	if study.Completed(trials) != 6 {
+		t.Errorf("%d completed", study.Completed(trials))
+	}
+	baselines, skipped, oom, dups := 0, 0, 0, 0
+	for _, tr := range trials {
+		switch {
+		case tr.UserAttrs[study.AttrDuplicateOf] != nil:
+			dups++
+		case tr.UserAttrs[study.AttrIsBaseline] == true:
+			baselines++
+		case tr.UserAttrs[study.AttrErrorType] == "constraint":
+			skipped++
+			if tr.State != study.Pruned || tr.Feasible() {
+				t.Errorf("constraint trial %d: %s feasible=%v", tr.Number, tr.State, tr.Feasible())
+			}
+		case tr.UserAttrs[study.AttrErrorType] == trial.OOM:
+			oom++
+			if tr.State != study.Pruned || tr.Feasible() {
+				t.Errorf("OOM trial %d: %s feasible=%v", tr.Number, tr.State, tr.Feasible())
+			}
+		}
+	}
+	if baselines != 2 {
+		t.Errorf("%d baselines", baselines)
+	}
+	if int(fb.runs.Load()) != len(trials)-skipped-dups {
+		t.Errorf("%d runs for %d trials (%d skipped by constraint, %d duplicates)", fb.runs.Load(), len(trials), skipped, dups)
+	}
+	// Resume: nothing more to do, baselines not re-run.
+	before := fb.runs.Load()
+	if err := Run(ctx, RunOptions{Config: cfg, Study: o.Study, Backend: fb}); err != nil || fb.runs.Load() != before {
+		t.Errorf("second run: %v, %d new runs", err, fb.runs.Load()-before)
+	}
+	t.Logf("%d trials: %d baselines, %d skipped by constraint, %d OOM, %d duplicates", len(trials), baselines, skipped, oom, dups)
+}
