@@ -394,6 +394,7 @@ func (r *runner) spec(a *study.Asked, flags, env []trial.Flag, concurrency int) 
 	if cfg.Server != nil {
 		s.Server = append(append([]string{}, cfg.Server.Command...), cfg.Server.ExtraArgs...)
 		s.Host, s.ReadinessPath, s.StartupTimeout = cfg.Server.Host, cfg.Server.ReadinessPath, cfg.Server.StartupTimeout
+		s.NoHostArg = !cfg.Server.HostArg
 	}
 	return s
 }

@@ -29,7 +29,7 @@ func (f *fakeBackend) Run(ctx context.Context, s trial.Spec) (*trial.Result, err
 	return &trial.Result{Metrics: map[string]float64{"output_tokens_per_second_mean": float64(seqs), "request_latency": 1}}, nil
 }
 func (f *fakeBackend) Slots(context.Context) (int, error) { return 2, nil }
-func (f *fakeBackend) Close(context.Context) error         { return nil }
+func (f *fakeBackend) Close(context.Context) error        { return nil }
 
 func TestRunLoop(t *testing.T) {
 	dir := t.TempDir()

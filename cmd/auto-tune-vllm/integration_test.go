@@ -74,6 +74,7 @@ func (s *syncBuffer) String() string {
 
 type sandbox struct {
 	bin, root, state string
+	extraEnv         []string
 }
 
 func newSandbox(t *testing.T) *sandbox {
@@ -91,7 +92,7 @@ func (s *sandbox) startWith(t *testing.T, dir string, args ...string) *tool {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Dir = dir
-	cmd.Env = raytest.Env(t, s.bin, "TMPDIR="+s.root, "ATV_STATE_DIR="+s.state, "HOME="+s.root)
+	cmd.Env = raytest.Env(t, s.bin, append([]string{"TMPDIR=" + s.root, "ATV_STATE_DIR=" + s.state, "HOME=" + s.root}, s.extraEnv...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	tl := &tool{cmd: cmd, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = tl.stdout, tl.stderr

@@ -121,3 +121,34 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 	}
 	raytest.NoLeftovers(t, model)
 }
+
+// A real third-party server: llm-d-inference-sim (built by scripts/llmd-sim.sh).
+func TestLocalOptimizeOnLLMDSim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end study: not run with -short")
+	}
+	sim := os.Getenv("ATV_LLMD_SIM")
+	if sim == "" {
+		t.Fatal("ATV_LLMD_SIM is not set: run the tests with `make test`, which builds llm-d-inference-sim (scripts/llmd-sim.sh)")
+	}
+	dir := raytest.Root(t)
+	example, err := os.ReadFile("../../examples/llmd-sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := "llmd-e2e-" + filepath.Base(dir)
+	cfg := filepath.Join(dir, "study.yaml")
+	os.WriteFile(cfg, []byte(strings.ReplaceAll(string(example), "llmd-test-model", model)), 0o644)
+	s := &sandbox{root: dir, state: filepath.Join(dir, "state"), bin: "/nonexistent"}
+	s.extraEnv = []string{"LLMD_SIM=" + sim}
+	tl := s.startWith(t, dir, "optimize", "--config", cfg)
+	code := tl.wait(t)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, tl.stdout, tl.stderr)
+	}
+	out := tl.stdout.String()
+	if !strings.Contains(out, "Best trial") || !strings.Contains(out, "--max-num-seqs") || !strings.Contains(out, "4 complete") {
+		t.Errorf("report:\n%s\n%s", out, tl.stderr)
+	}
+	raytest.NoLeftovers(t, model)
+}

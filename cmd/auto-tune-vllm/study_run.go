@@ -128,7 +128,7 @@ func reportOptions(cfg *config.Study, name string) report.Options {
 			template = cfg.Server.Command
 		}
 		argv := trial.Argv(template, cfg.Benchmark.Model, flags, "", 0)
-		return argv[:len(argv)-4] // without the --host/--port the tuner adds
+		return argv[:len(argv)-2] // without the --port the tuner adds
 	}}
 }
 

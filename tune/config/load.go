@@ -353,7 +353,7 @@ func (d *dec) server(n *yaml.Node, field string, s *Study) {
 		}
 		return
 	}
-	sv := &Server{Command: []string{"vllm", "serve", "{model}"}, Host: "127.0.0.1", ReadinessPath: "/health", StartupTimeout: DefaultStartupTimeout}
+	sv := &Server{Command: []string{"vllm", "serve", "{model}"}, Host: "127.0.0.1", HostArg: true, ReadinessPath: "/health", StartupTimeout: DefaultStartupTimeout}
 	s.Server = sv
 	d.mapping(n, field, map[string]handler{
 		"command": func(_, v *yaml.Node, f string) {
@@ -366,6 +366,7 @@ func (d *dec) server(n *yaml.Node, field string, s *Study) {
 			}
 		},
 		"host":           func(_, v *yaml.Node, f string) { sv.Host, _ = d.str(v, f) },
+		"host_arg":       func(_, v *yaml.Node, f string) { sv.HostArg, _ = d.boolean(v, f) },
 		"readiness_path": func(_, v *yaml.Node, f string) { sv.ReadinessPath, _ = d.str(v, f) },
 		"startup_timeout": func(_, v *yaml.Node, f string) {
 			if x, ok := d.number(v, f); ok && x > 0 {

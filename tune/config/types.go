@@ -121,8 +121,10 @@ type Benchmark struct {
 // Server configures the inference server each trial starts.
 type Server struct {
 	// Command is the argv template; {model} is replaced by benchmark.model.
-	Command        []string      `json:"command"`
-	Host           string        `json:"host"`
+	Command []string `json:"command"`
+	Host    string   `json:"host"`
+	// HostArg passes --host to the server (default); some servers lack it.
+	HostArg        bool          `json:"host_arg"`
 	ReadinessPath  string        `json:"readiness_path"`
 	StartupTimeout time.Duration `json:"startup_timeout"`
 	ExtraArgs      []string      `json:"extra_args,omitempty"`

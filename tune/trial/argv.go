@@ -18,7 +18,8 @@ type Flag struct {
 
 // Argv builds the server command: the template with {model} replaced, then
 // the flags (static ones first, then sampled: the last one wins, as with
-// argparse), then host and port. Never through a shell.
+// argparse), then --host (unless host is empty) and --port. Never through a
+// shell.
 func Argv(template []string, model string, flags []Flag, host string, port int) []string {
 	argv := make([]string, 0, len(template)+2*len(flags)+4)
 	for _, t := range template {
@@ -39,7 +40,10 @@ func Argv(template []string, model string, flags []Flag, host string, port int) 
 			argv = append(argv, name, FormatValue(v))
 		}
 	}
-	return append(argv, "--host", host, "--port", strconv.Itoa(port))
+	if host != "" {
+		argv = append(argv, "--host", host)
+	}
+	return append(argv, "--port", strconv.Itoa(port))
 }
 
 // FormatValue renders a value as vLLM's argparse expects it.

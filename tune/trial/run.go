@@ -25,6 +25,7 @@ type Spec struct {
 	Server         []string
 	Model          string
 	Host           string // default 127.0.0.1
+	NoHostArg      bool   // do not pass --host (servers that lack it)
 	ReadinessPath  string // default /health
 	StartupTimeout time.Duration
 	Flags          []Flag   // static, then baseline or sampled
@@ -109,7 +110,11 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("trial %d: %w", s.Number, err)
 	}
-	res.Command = Argv(s.Server, s.Model, s.Flags, s.Host, port)
+	hostArg := s.Host
+	if s.NoHostArg {
+		hostArg = ""
+	}
+	res.Command = Argv(s.Server, s.Model, s.Flags, hostArg, port)
 	log.Info("starting server", "trial", s.Number, "command", proc.Quote(res.Command))
 	p, err := proc.Start(proc.Spec{Argv: res.Command, Env: Env(s.BaseEnv, s.EnvVars), LogFile: filepath.Join(s.LogDir, "server.log"), TailLines: 40})
 	if err != nil {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds (once) llm-d-inference-sim, a third-party vLLM-compatible server in
+# Go, from the Go module proxy, and prints the binary's path. `go install`
+# cannot fetch it (the proxy refuses the version list), so a throwaway module
+# pins it and `go build` builds it (about 5 minutes on 2 cores).
+set -euo pipefail
+VERSION=${LLMD_SIM_VERSION:-v0.10.2}
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
+bin=$cache/llm-d-inference-sim-$VERSION
+if [ -x "$bin" ]; then
+  echo "$bin"
+  exit 0
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "building llm-d-inference-sim $VERSION (a few minutes)" >&2
+(
+  cd "$work"
+  go mod init atv-llmd-sim >/dev/null 2>&1
+  go get "github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim@$VERSION" >&2
+  go build -o "$work/sim" github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim >&2
+)
+mkdir -p "$cache"
+mv "$work/sim" "$bin"
+echo "$bin"
