@@ -27,7 +27,8 @@ test: build
 	@ray_bin="$(RAY_BIN)" && test -x "$$ray_bin/ray" || { echo "Ray setup failed (scripts/ray-venv.sh)"; exit 1; }; \
 	optuna_bin="$(OPTUNA_BIN)" && test -x "$$optuna_bin/python" || { echo "Optuna setup failed (scripts/optuna-venv.sh)"; exit 1; }; \
 	llmd_sim="$$(scripts/llmd-sim.sh)" && test -x "$$llmd_sim" || { echo "llm-d-inference-sim build failed (scripts/llmd-sim.sh)"; exit 1; }; \
-	ATV_RAY_BIN="$$ray_bin" ATV_OPTUNA_BIN="$$optuna_bin" ATV_LLMD_SIM="$$llmd_sim" $(GO) test -count=1 -timeout 20m ./...
+	guidellm_bin="$$(scripts/guidellm-venv.sh)" && test -x "$$guidellm_bin/guidellm" || { echo "GuideLLM setup failed (scripts/guidellm-venv.sh)"; exit 1; }; \
+	ATV_RAY_BIN="$$ray_bin" ATV_OPTUNA_BIN="$$optuna_bin" ATV_LLMD_SIM="$$llmd_sim" ATV_GUIDELLM_BIN="$$guidellm_bin" $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz FUZZTIME=10s
 
 # Short fuzz runs of the parsers of user input.

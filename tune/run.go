@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench/external"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
@@ -388,8 +389,11 @@ func (r *runner) spec(a *study.Asked, flags, env []trial.Flag, concurrency int) 
 		},
 		Logger: r.log,
 	}
-	if b.Type == "command" {
+	switch b.Type {
+	case "command":
 		s.BenchCommand = b.Command
+	case external.GuideLLM, external.VLLMBench:
+		s.External = &trial.External{Tool: b.Type, Executable: b.Executable, Processor: b.Processor, Samples: b.Samples, LoggingLevel: b.LoggingLevel}
 	}
 	if cfg.Server != nil {
 		s.Server = append(append([]string{}, cfg.Server.Command...), cfg.Server.ExtraArgs...)

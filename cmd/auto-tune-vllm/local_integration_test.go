@@ -152,3 +152,52 @@ func TestLocalOptimizeOnLLMDSim(t *testing.T) {
 	}
 	raytest.NoLeftovers(t, model)
 }
+
+// GuideLLM itself (0.3.x, installed by scripts/guidellm-venv.sh with a
+// locally built tokenizer) measuring the simulator, baseline included.
+func TestLocalOptimizeWithGuideLLM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end study: not run with -short")
+	}
+	gbin := os.Getenv("ATV_GUIDELLM_BIN")
+	if gbin == "" {
+		t.Fatal("ATV_GUIDELLM_BIN is not set: run the tests with `make test`, which installs GuideLLM (scripts/guidellm-venv.sh)")
+	}
+	dir := raytest.Root(t)
+	model := "e2e-guidellm-" + filepath.Base(dir)
+	cfg := filepath.Join(dir, "study.yaml")
+	conf := strings.NewReplacer("e2e-sim-MODEL", model, "name: e2e", "name: gl", "n_trials: 4", "n_trials: 2",
+		"benchmark:\n", "benchmark:\n  benchmark_type: guidellm\n  executable: "+filepath.Join(gbin, "guidellm")+
+			"\n  processor: "+filepath.Join(filepath.Dir(gbin), "tokenizer")+"\n  samples: 100\n").Replace(simStudy)
+	os.WriteFile(cfg, []byte(conf), 0o644)
+	s := &sandbox{root: dir, state: filepath.Join(dir, "state"), bin: "/nonexistent"}
+	s.extraEnv = []string{"HF_HUB_OFFLINE=1"}
+	code, out, stderr := s.runIn(t, dir, "optimize", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	st, err := study.OpenSQLite(context.Background(), filepath.Join(dir, "optuna_studies", "gl", "study.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	info, err := st.LoadStudy(context.Background(), "gl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, _ := st.Trials(context.Background(), info.ID)
+	if study.Completed(trials) != 2 || len(trials) != 3 { // two trials and the baseline
+		t.Fatalf("%d completed of %d\n%s", study.Completed(trials), len(trials), stderr)
+	}
+	for _, tr := range trials {
+		tps, _ := tr.UserAttrs["metric_output_tokens_per_second_mean"].(float64)
+		ttft, _ := tr.UserAttrs["metric_time_to_first_token_ms_p95"].(float64)
+		if tps <= 0 || ttft <= 0 {
+			t.Errorf("trial %d: attrs %v", tr.Number, tr.UserAttrs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "logs", "gl", "trial_"+strconv.Itoa(tr.Number), "guidellm_results.json")); err != nil {
+			t.Errorf("trial %d: %v", tr.Number, err)
+		}
+	}
+	raytest.NoLeftovers(t, model)
+}

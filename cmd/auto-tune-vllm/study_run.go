@@ -48,9 +48,6 @@ func loadStudy(g *globals, path string, trials int) (*config.Study, []byte, erro
 
 // runLocal runs (resume=false: creates) the study on this machine and prints the outcome.
 func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool) error {
-	if cfg.Benchmark.Type == "guidellm" || cfg.Benchmark.Type == "vllm-bench" {
-		return &exitError{code: exitNotImplemented, err: fmt.Errorf("benchmark_type %s is not available in this build yet; use builtin or command", cfg.Benchmark.Type)}
-	}
 	// {self} in a command is this program (for `simulate`).
 	self := func(argv []string) {
 		for i, a := range argv {

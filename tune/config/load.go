@@ -326,6 +326,7 @@ func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 		"output_tokens_min":   optInt(&b.OutputMin),
 		"output_tokens_max":   optInt(&b.OutputMax),
 		"command":             func(_, v *yaml.Node, f string) { b.Command, _ = d.strList(v, f) },
+		"executable":          func(_, v *yaml.Node, f string) { b.Executable, _ = d.str(v, f) },
 		"warmup_seconds": func(_, v *yaml.Node, f string) {
 			if x, ok := d.number(v, f); ok {
 				b.Warmup = time.Duration(x * float64(time.Second))

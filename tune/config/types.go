@@ -115,6 +115,9 @@ type Benchmark struct {
 	Processor    string        `json:"processor,omitempty"`
 	LoggingLevel string        `json:"logging_level"`
 	Command      []string      `json:"command,omitempty"` // benchmark_type: command
+	// Executable is GuideLLM's or vLLM's program (default guidellm / vllm
+	// from PATH) for benchmark_type guidellm / vllm-bench.
+	Executable string `json:"executable,omitempty"`
 	Warmup       time.Duration `json:"warmup,omitempty"`
 }
 

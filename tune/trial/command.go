@@ -48,25 +48,36 @@ func runCommand(ctx context.Context, s Spec, url string) (map[string]float64, *F
 	if err != nil {
 		return nil, &Failure{Class: BenchmarkFailed, Message: err.Error()}
 	}
-	// The reference's watchdog: 1.5 × the benchmark's duration, plus slack.
-	limit := time.Duration(float64(s.Bench.Duration)*1.5) + time.Minute
-	select {
-	case <-p.Done():
-	case <-ctx.Done():
-		p.Stop(context.WithoutCancel(ctx), 5*time.Second)
-		return nil, &Failure{Class: Interrupted, Message: "interrupted"}
-	case <-time.After(limit):
-		p.Stop(context.WithoutCancel(ctx), 5*time.Second)
-		return nil, &Failure{Class: BenchmarkFailed, Message: fmt.Sprintf("the benchmark command did not finish within %s", limit), Tail: p.Tail()}
-	}
-	if c := p.ExitCode(); c != 0 {
-		return nil, &Failure{Class: BenchmarkFailed, Message: fmt.Sprintf("the benchmark command failed (%s)", exitText(p)), Tail: p.Tail()}
+	if f := waitTool(ctx, p, s.Bench.Duration, "the benchmark command"); f != nil {
+		return nil, f
 	}
 	metrics, err := lastJSONObject(stdout.Bytes())
 	if err != nil {
 		return nil, &Failure{Class: BenchmarkFailed, Message: "the benchmark command printed no metrics: " + err.Error(), Tail: p.Tail()}
 	}
 	return metrics, nil
+}
+
+// waitTool waits for a benchmark process with the reference's watchdog
+// (1.5 × the benchmark's duration, plus slack) and turns how it ended into
+// a Failure; nil means it exited 0.
+func waitTool(ctx context.Context, p *proc.Process, d time.Duration, what string) *Failure {
+	limit := time.Duration(float64(d)*1.5) + time.Minute
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-p.Done():
+	case <-ctx.Done():
+		p.Stop(context.WithoutCancel(ctx), 5*time.Second)
+		return &Failure{Class: Interrupted, Message: "interrupted"}
+	case <-timer.C:
+		p.Stop(context.WithoutCancel(ctx), 5*time.Second)
+		return &Failure{Class: BenchmarkFailed, Message: fmt.Sprintf("%s did not finish within %s", what, limit), Tail: p.Tail()}
+	}
+	if c := p.ExitCode(); c != 0 {
+		return &Failure{Class: BenchmarkFailed, Message: fmt.Sprintf("%s failed (%s)", what, exitText(p)), Tail: p.Tail()}
+	}
+	return nil
 }
 
 // lastJSONObject finds the last line of out that is a JSON object of numbers.

@@ -38,6 +38,8 @@ type Spec struct {
 	// BenchCommand, if set, replaces the built-in benchmark by a user's
 	// command (see runCommand). With no Server, it is the whole trial.
 	BenchCommand []string
+	// External, if set, measures with GuideLLM or vllm bench instead.
+	External *External
 	// StopGrace is how long the server gets after SIGTERM (default 30 s).
 	StopGrace time.Duration
 	Logger    *slog.Logger
@@ -157,6 +159,17 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	t1 := time.Now()
 	if len(s.BenchCommand) > 0 {
 		res.Metrics, res.Failure = runCommand(bctx, s, base)
+		res.Bench = time.Since(t1)
+		if res.Failure != nil && p.Exited() {
+			res.Failure = &Failure{Class: Classify(p.Tail()), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
+		}
+		if res.Failure != nil && ctx.Err() != nil {
+			return res, context.Cause(ctx)
+		}
+		return res, nil
+	}
+	if s.External != nil {
+		res.Metrics, res.Failure = runExternal(bctx, s, base)
 		res.Bench = time.Since(t1)
 		if res.Failure != nil && p.Exited() {
 			res.Failure = &Failure{Class: Classify(p.Tail()), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}

@@ -1,0 +1,351 @@
+// Package external drives third-party load generators — GuideLLM and
+// `vllm bench serve` — for a trial: it builds their command lines and turns
+// their JSON reports into metrics under the names the built-in load
+// generator uses (GuideLLM's), so objectives read the same keys whichever
+// tool measured. Running the process is the caller's job.
+package external
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Tools this package knows, as `benchmark_type` spells them.
+const (
+	GuideLLM  = "guidellm"
+	VLLMBench = "vllm-bench"
+)
+
+// Request describes one benchmark run.
+type Request struct {
+	Executable                        string // default: guidellm, or vllm for vllm-bench
+	URL                               string // the server, http://host:port
+	Model                             string
+	Processor                         string // tokenizer: a local directory when air-gapped; default Model
+	Concurrency                       int    // concurrent streams
+	Duration                          time.Duration
+	Samples                           int // synthetic prompts to prepare (GuideLLM) / requests to send (vllm bench)
+	PromptTokens, OutputTokens        int
+	PromptStdev, PromptMin, PromptMax *int
+	OutputStdev, OutputMin, OutputMax *int
+	Seed                              uint64
+	ResultFile                        string // where the tool writes its JSON report
+}
+
+func (r Request) processor() string {
+	if r.Processor != "" {
+		return r.Processor
+	}
+	return r.Model
+}
+
+// GuideLLMCLI is the shape of GuideLLM's command line.
+type GuideLLMCLI int
+
+const (
+	// GuideLLMBenchmark is 0.3.x–0.6: `guidellm benchmark --target … --rate-type …`.
+	GuideLLMBenchmark GuideLLMCLI = iota
+	// GuideLLMRun is 0.7.2 and later: `guidellm run` with `kind=…` specs.
+	GuideLLMRun
+)
+
+var (
+	helpRun       = regexp.MustCompile(`(?m)^\s+run\b`)
+	helpBenchmark = regexp.MustCompile(`(?m)^\s+benchmark\b`)
+)
+
+// DetectGuideLLM reads `guidellm --help`: the command list says which CLI
+// this install has (the version number alone would need a table that goes
+// stale).
+func DetectGuideLLM(help string) (GuideLLMCLI, error) {
+	switch {
+	case helpRun.MatchString(help):
+		return GuideLLMRun, nil
+	case helpBenchmark.MatchString(help):
+		return GuideLLMBenchmark, nil
+	}
+	return 0, fmt.Errorf("`guidellm --help` lists neither a `run` nor a `benchmark` command; is this GuideLLM?")
+}
+
+// GuideLLMArgs is the argv that runs one concurrent-streams benchmark of
+// r.Duration and writes a JSON report to r.ResultFile.
+func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
+	exe := r.Executable
+	if exe == "" {
+		exe = "guidellm"
+	}
+	if cli == GuideLLMRun {
+		data := []string{"kind=synthetic_text", kv("prompt_tokens", r.PromptTokens), kv("output_tokens", r.OutputTokens)}
+		data = append(data, optKVs(r)...)
+		if r.Samples > 0 {
+			data = append(data, kv("samples", r.Samples))
+		}
+		return []string{exe, "run",
+			"--backend", "kind=openai_http,target=" + r.URL + ",model=" + r.Model,
+			"--profile", "kind=concurrent," + kv("streams", r.Concurrency),
+			"--constraint", "kind=max_duration," + kv("seconds", int(math.Ceil(r.Duration.Seconds()))),
+			"--data", strings.Join(data, ","),
+			"--tokenizer", "kind=huggingface_auto,model=" + r.processor(),
+			"--output", "kind=json,path=" + r.ResultFile,
+			"--seed", strconv.FormatUint(r.Seed, 10),
+			"--disable-console-interactive",
+		}
+	}
+	// The Python tool's exact invocation, plus a seed and no progress bars
+	// (they fill the log with carriage returns).
+	data := map[string]int{"prompt_tokens": r.PromptTokens, "output_tokens": r.OutputTokens}
+	if r.Samples > 0 {
+		data["samples"] = r.Samples
+	}
+	for _, o := range optionalTokens(r) {
+		data[o.name] = *o.v
+	}
+	b, _ := json.Marshal(data)
+	return []string{exe, "benchmark",
+		"--target", r.URL + "/v1",
+		"--model", r.Model,
+		"--processor", r.processor(),
+		"--rate-type", "concurrent",
+		"--rate", strconv.Itoa(r.Concurrency),
+		"--max-seconds", strconv.Itoa(int(math.Ceil(r.Duration.Seconds()))),
+		"--data", string(b),
+		"--output-path", r.ResultFile,
+		"--random-seed", strconv.FormatUint(r.Seed, 10),
+		"--disable-progress",
+	}
+}
+
+type optTok struct {
+	name string
+	v    *int
+}
+
+func optionalTokens(r Request) []optTok {
+	var out []optTok
+	for _, o := range []optTok{
+		{"prompt_tokens_stdev", r.PromptStdev}, {"prompt_tokens_min", r.PromptMin}, {"prompt_tokens_max", r.PromptMax},
+		{"output_tokens_stdev", r.OutputStdev}, {"output_tokens_min", r.OutputMin}, {"output_tokens_max", r.OutputMax},
+	} {
+		if o.v != nil {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func optKVs(r Request) []string {
+	var out []string
+	for _, o := range optionalTokens(r) {
+		out = append(out, kv(o.name, *o.v))
+	}
+	return out
+}
+
+func kv(k string, v int) string { return k + "=" + strconv.Itoa(v) }
+
+// VLLMBenchArgs is the argv of `vllm bench serve` for r. vllm bench has no
+// duration limit, so it sends Samples requests (default: one per stream
+// per second of Duration), all at once behind a semaphore of Concurrency —
+// the same closed loop as GuideLLM's concurrent profile.
+func VLLMBenchArgs(r Request) []string {
+	exe := r.Executable
+	if exe == "" {
+		exe = "vllm"
+	}
+	n := r.Samples
+	if n <= 0 {
+		n = r.Concurrency * int(math.Max(1, math.Ceil(r.Duration.Seconds())))
+	}
+	dir, file := splitPath(r.ResultFile)
+	return []string{exe, "bench", "serve",
+		"--backend", "openai",
+		"--base-url", r.URL,
+		"--endpoint", "/v1/completions",
+		"--model", r.Model,
+		"--tokenizer", r.processor(),
+		"--dataset-name", "random",
+		"--random-input-len", strconv.Itoa(r.PromptTokens),
+		"--random-output-len", strconv.Itoa(r.OutputTokens),
+		"--num-prompts", strconv.Itoa(n),
+		"--request-rate", "inf",
+		"--max-concurrency", strconv.Itoa(r.Concurrency),
+		"--ignore-eos",
+		"--percentile-metrics", "ttft,tpot,itl,e2el",
+		"--metric-percentiles", "50,90,95,99",
+		"--seed", strconv.FormatUint(r.Seed, 10),
+		"--save-result", "--result-dir", dir, "--result-filename", file,
+		"--disable-tqdm",
+	}
+}
+
+func splitPath(p string) (dir, file string) {
+	i := strings.LastIndex(p, "/")
+	if i < 0 {
+		return ".", p
+	}
+	return p[:i], p[i+1:]
+}
+
+// guideLLMRequired are the metrics the Python tool requires in a report.
+var guideLLMRequired = []string{"requests_per_second", "request_latency", "output_tokens_per_second", "time_to_first_token_ms", "inter_token_latency_ms"}
+
+// Throughputs are read from `total` (the Python tool's choice: errored and
+// incomplete requests produced tokens too); everything else from `successful`.
+var guideLLMThroughput = map[string]bool{"requests_per_second": true, "output_tokens_per_second": true, "tokens_per_second": true, "prompt_tokens_per_second": true}
+
+// ParseGuideLLM turns a GuideLLM JSON report (any version from 0.3) into
+// metrics: M_mean, M_median, M_mode, M_min, M_max, M_std_dev, M_variance,
+// M_pNN for each percentile, and M (the median, else the mean); plus
+// requests, errors and incomplete from the request totals.
+func ParseGuideLLM(data []byte) (map[string]float64, error) {
+	var rep struct {
+		Benchmarks []struct {
+			Metrics       map[string]map[string]json.RawMessage `json:"metrics"`
+			RequestTotals map[string]float64                    `json:"request_totals"`
+		} `json:"benchmarks"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("invalid JSON in the GuideLLM report: %w", err)
+	}
+	if len(rep.Benchmarks) == 0 {
+		return nil, fmt.Errorf("no benchmark data found in the GuideLLM report")
+	}
+	b := rep.Benchmarks[0]
+	out := map[string]float64{}
+	for name, cats := range b.Metrics {
+		cat := "successful"
+		if guideLLMThroughput[name] {
+			cat = "total"
+		}
+		raw, ok := cats[cat]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		var d struct {
+			Mean, Median, Mode, Min, Max, Variance *float64
+			StdDev                                 *float64           `json:"std_dev"`
+			Percentiles                            map[string]float64 `json:"percentiles"`
+		}
+		if json.Unmarshal(raw, &d) != nil {
+			continue // not a distribution (newer reports mix in other shapes)
+		}
+		for stat, v := range map[string]*float64{"mean": d.Mean, "median": d.Median, "mode": d.Mode, "min": d.Min, "max": d.Max, "variance": d.Variance, "std_dev": d.StdDev} {
+			if v != nil {
+				out[name+"_"+stat] = *v
+			}
+		}
+		for p, v := range d.Percentiles {
+			out[name+"_"+p] = v
+		}
+		switch {
+		case d.Median != nil:
+			out[name] = *d.Median
+		case d.Mean != nil:
+			out[name] = *d.Mean
+		}
+	}
+	for _, m := range guideLLMRequired {
+		if _, ok := out[m]; !ok {
+			return nil, fmt.Errorf("required metric %q not found in the GuideLLM report (metrics present: %s)", m, strings.Join(keys(b.Metrics), ", "))
+		}
+	}
+	for k, name := range map[string]string{"successful": "requests", "errored": "errors", "incomplete": "incomplete"} {
+		if v, ok := b.RequestTotals[k]; ok {
+			out[name] = v
+		}
+	}
+	return out, nil
+}
+
+// vllmBenchMetrics maps `vllm bench serve` names to ours. vLLM's TPOT,
+// (latency − TTFT) / (tokens − 1) per request, is what GuideLLM calls
+// inter-token latency; vLLM's ITL (gaps between streamed chunks) has no
+// GuideLLM twin and keeps its own name.
+var vllmBenchMetrics = map[string]struct {
+	name  string
+	scale float64
+}{
+	"ttft": {"time_to_first_token_ms", 1},
+	"tpot": {"inter_token_latency_ms", 1},
+	"itl":  {"inter_chunk_latency_ms", 1},
+	"e2el": {"request_latency", 1e-3}, // GuideLLM reports it in seconds
+}
+
+var vllmStat = regexp.MustCompile(`^(mean|median|std|p[0-9.]+)_(ttft|tpot|itl|e2el)_ms$`)
+
+// ParseVLLMBench turns a `vllm bench serve --save-result` report into
+// metrics under GuideLLM's names. request_rate may be the string "inf";
+// like every non-number it is skipped.
+func ParseVLLMBench(data []byte) (map[string]float64, error) {
+	var rep map[string]any
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("invalid JSON in the vllm bench report: %w", err)
+	}
+	out := map[string]float64{}
+	num := func(k string) (float64, bool) {
+		v, ok := rep[k].(float64)
+		return v, ok
+	}
+	for k, ours := range map[string]string{"request_throughput": "requests_per_second", "output_throughput": "output_tokens_per_second", "total_token_throughput": "tokens_per_second"} {
+		if v, ok := num(k); ok {
+			out[ours] = v
+			out[ours+"_mean"] = v
+		}
+	}
+	for k, ours := range map[string]string{"completed": "requests", "failed": "errors"} {
+		if v, ok := num(k); ok {
+			out[ours] = v
+		}
+	}
+	for k, v := range rep {
+		f, ok := v.(float64)
+		if !ok {
+			continue
+		}
+		m := vllmStat.FindStringSubmatch(k)
+		if m == nil {
+			continue
+		}
+		t := vllmBenchMetrics[m[2]]
+		stat := m[1]
+		switch {
+		case stat == "std":
+			stat = "std_dev"
+		case strings.HasPrefix(stat, "p"):
+			stat = "p" + strings.ReplaceAll(stat[1:], ".", "")
+		}
+		out[t.name+"_"+stat] = f * t.scale
+		if stat == "median" {
+			out[t.name] = f * t.scale
+			out[t.name+"_p50"] = f * t.scale
+		}
+	}
+	for _, m := range []string{"requests_per_second", "output_tokens_per_second", "time_to_first_token_ms", "inter_token_latency_ms", "request_latency"} {
+		if _, ok := out[m]; !ok {
+			hint := ""
+			if m == "request_latency" {
+				hint = " (run with --percentile-metrics including e2el)"
+			}
+			return nil, fmt.Errorf("required metric %q not found in the vllm bench report%s", m, hint)
+		}
+	}
+	if c, ok := out["requests"]; ok && c == 0 {
+		return nil, fmt.Errorf("vllm bench completed no requests (%v failed)", out["errors"])
+	}
+	return out, nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
