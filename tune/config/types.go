@@ -98,27 +98,27 @@ func (o Objective) String() string {
 
 // Benchmark configures the load test of a trial.
 type Benchmark struct {
-	Type         string        `json:"benchmark_type"` // builtin | guidellm | vllm-bench | command
-	Model        string        `json:"model"`
-	MaxSeconds   int           `json:"max_seconds"`
-	Dataset      string        `json:"dataset,omitempty"`
-	PromptTokens int           `json:"prompt_tokens"`
-	OutputTokens int           `json:"output_tokens"`
-	Samples      int           `json:"samples"`
-	PromptStdev  *int          `json:"prompt_tokens_stdev,omitempty"`
-	PromptMin    *int          `json:"prompt_tokens_min,omitempty"`
-	PromptMax    *int          `json:"prompt_tokens_max,omitempty"`
-	OutputStdev  *int          `json:"output_tokens_stdev,omitempty"`
-	OutputMin    *int          `json:"output_tokens_min,omitempty"`
-	OutputMax    *int          `json:"output_tokens_max,omitempty"`
-	Rate         int           `json:"rate"`
-	Processor    string        `json:"processor,omitempty"`
-	LoggingLevel string        `json:"logging_level"`
-	Command      []string      `json:"command,omitempty"` // benchmark_type: command
+	Type         string   `json:"benchmark_type"` // builtin | guidellm | vllm-bench | command
+	Model        string   `json:"model"`
+	MaxSeconds   int      `json:"max_seconds"`
+	Dataset      string   `json:"dataset,omitempty"`
+	PromptTokens int      `json:"prompt_tokens"`
+	OutputTokens int      `json:"output_tokens"`
+	Samples      int      `json:"samples"`
+	PromptStdev  *int     `json:"prompt_tokens_stdev,omitempty"`
+	PromptMin    *int     `json:"prompt_tokens_min,omitempty"`
+	PromptMax    *int     `json:"prompt_tokens_max,omitempty"`
+	OutputStdev  *int     `json:"output_tokens_stdev,omitempty"`
+	OutputMin    *int     `json:"output_tokens_min,omitempty"`
+	OutputMax    *int     `json:"output_tokens_max,omitempty"`
+	Rate         int      `json:"rate"`
+	Processor    string   `json:"processor,omitempty"`
+	LoggingLevel string   `json:"logging_level"`
+	Command      []string `json:"command,omitempty"` // benchmark_type: command
 	// Executable is GuideLLM's or vLLM's program (default guidellm / vllm
 	// from PATH) for benchmark_type guidellm / vllm-bench.
-	Executable string `json:"executable,omitempty"`
-	Warmup       time.Duration `json:"warmup,omitempty"`
+	Executable string        `json:"executable,omitempty"`
+	Warmup     time.Duration `json:"warmup,omitempty"`
 }
 
 // Server configures the inference server each trial starts.
