@@ -46,7 +46,7 @@ test-short:
 bench: bench-ray bench-sampler bench-trials
 
 bench-trials: build
-	$(GO) run ./bench/trials -tool $(BIN)
+	$(GO) run ./bench/trials -tool $(BIN) -guidellm "$$(scripts/guidellm-venv.sh)"
 
 bench-ray: build
 	ATV_RAY_BIN="$(RAY_BIN)" bench/ray-head.sh
