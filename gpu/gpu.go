@@ -81,3 +81,20 @@ func parseSMI(out string) (Inventory, error) {
 	}
 	return inv, nil
 }
+
+// PIDsOn is the set of compute processes on the GPUs with these indexes.
+func (inv Inventory) PIDsOn(indexes []int) map[int]bool {
+	want := map[int]bool{}
+	for _, i := range indexes {
+		want[i] = true
+	}
+	pids := map[int]bool{}
+	for _, d := range inv.Devices {
+		if want[d.Index] {
+			for _, p := range d.Processes {
+				pids[p.PID] = true
+			}
+		}
+	}
+	return pids
+}

@@ -81,6 +81,9 @@ func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f
 			ids[i] = d.Index
 		}
 		backend.GPUs = gpu.NewAllocator(ids)
+		path := g.io.Getenv("PATH")
+		backend.Inventory = func(ctx context.Context) gpu.Inventory { return gpu.Discover(ctx, path) }
+		backend.Logger = g.log
 		g.log.Info(fmt.Sprintf("Trials get their own GPUs: %d found (%s)", len(ids), inv.Devices[0].Name))
 	} else {
 		g.log.Debug("no GPUs: trials share the machine", "reason", inv.Reason)

@@ -3,7 +3,10 @@ package local
 
 import (
 	"context"
+	"log/slog"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/gpu"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
@@ -16,6 +19,17 @@ type Backend struct {
 	// GPUs, if set, gives each trial its own GPUs (CUDA_VISIBLE_DEVICES),
 	// as many as tensor × pipeline × data parallel size.
 	GPUs *gpu.Allocator
+	// Inventory, if set, is read after each trial: its GPUs go back to the
+	// pool only once the driver no longer lists a process that appeared on
+	// them during the trial (a CUDA context can outlive the process exit by
+	// seconds; the next server would then find its memory taken).
+	Inventory func(context.Context) gpu.Inventory
+	// ReleaseTimeout bounds that wait (default 60 s); then the GPUs are
+	// released anyway with a warning.
+	ReleaseTimeout time.Duration
+	// Poll is the interval between inventory reads (default 250 ms).
+	Poll   time.Duration
+	Logger *slog.Logger
 }
 
 // Run runs the trial in this process, on GPUs of its own.
@@ -33,8 +47,50 @@ func (b *Backend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) 
 		return &trial.Result{Failure: &trial.Failure{Class: trial.InvalidCombination, Message: err.Error()}}, nil
 	}
 	defer b.GPUs.Release(ids)
+	var before map[int]bool
+	if b.Inventory != nil {
+		before = b.Inventory(ctx).PIDsOn(ids)
+	}
 	s.EnvVars = append(append([]trial.Flag{}, s.EnvVars...), trial.Flag{Name: "CUDA_VISIBLE_DEVICES", Value: gpu.VisibleDevices(ids)})
-	return trial.Run(ctx, s)
+	res, err := trial.Run(ctx, s)
+	if b.Inventory != nil {
+		b.waitGone(context.WithoutCancel(ctx), s.Number, ids, before)
+	}
+	return res, err
+}
+
+// waitGone waits until the GPUs show no process that was not there before
+// the trial.
+func (b *Backend) waitGone(ctx context.Context, number int, ids []int, before map[int]bool) {
+	timeout, poll := b.ReleaseTimeout, b.Poll
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		var left []int
+		for pid := range b.Inventory(ctx).PIDsOn(ids) {
+			if !before[pid] {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			log := b.Logger
+			if log == nil {
+				log = slog.Default()
+			}
+			sort.Ints(left)
+			log.Warn("GPU processes of a finished trial are still listed; releasing its GPUs anyway", "trial", number, "gpus", gpu.VisibleDevices(ids), "pids", left, "waited", timeout)
+			return
+		}
+		time.Sleep(poll)
+	}
 }
 
 // Need is the number of GPUs a trial's flags ask for.
