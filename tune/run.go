@@ -62,6 +62,13 @@ func Run(ctx context.Context, o RunOptions) error {
 		o.Concurrency = slots
 	}
 	r := &runner{o: o, log: o.Logger}
+	if b := o.Config.Benchmark; b.Dataset != "" && b.Type == "builtin" {
+		d, err := bench.LoadDataset(b.Dataset)
+		if err != nil {
+			return fmt.Errorf("%s: benchmark.dataset: %w", o.Config.File, err)
+		}
+		r.dataset = d
+	}
 	if err := r.baselines(ctx); err != nil {
 		return err
 	}
@@ -69,8 +76,9 @@ func Run(ctx context.Context, o RunOptions) error {
 }
 
 type runner struct {
-	o   RunOptions
-	log *slog.Logger
+	dataset *bench.Dataset // benchmark.dataset, read once
+	o       RunOptions
+	log     *slog.Logger
 
 	mu          sync.Mutex
 	consecutive int
@@ -389,11 +397,14 @@ func (r *runner) spec(a *study.Asked, flags, env []trial.Flag, concurrency int) 
 		},
 		Logger: r.log,
 	}
+	if r.dataset != nil {
+		s.Bench.Prompts, s.Bench.OutputTokens = r.dataset.Prompts, r.dataset.OutputTokens
+	}
 	switch b.Type {
 	case "command":
 		s.BenchCommand = b.Command
 	case external.GuideLLM, external.VLLMBench:
-		s.External = &trial.External{Tool: b.Type, Executable: b.Executable, Processor: b.Processor, Samples: b.Samples, LoggingLevel: b.LoggingLevel}
+		s.External = &trial.External{Tool: b.Type, Executable: b.Executable, Processor: b.Processor, Samples: b.Samples, Dataset: b.Dataset, LoggingLevel: b.LoggingLevel}
 	}
 	if cfg.Server != nil {
 		s.Server = append(append([]string{}, cfg.Server.Command...), cfg.Server.ExtraArgs...)

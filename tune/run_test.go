@@ -3,6 +3,7 @@ package tune
 import (
 	"context"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -94,4 +95,56 @@ constraints: ["max_num_seqs - 56"]
 		t.Errorf("second run: %v, %d new runs", err, fb.runs.Load()-before)
 	}
 	t.Logf("%d trials: %d baselines, %d skipped by constraint, %d OOM, %d duplicates", len(trials), baselines, skipped, oom, dups)
+}
+
+// promptsBackend records the dataset a trial was given.
+type promptsBackend struct {
+	fakeBackend
+	prompts atomic.Value
+}
+
+func (p *promptsBackend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) {
+	p.prompts.Store(s.Bench.Prompts)
+	return p.fakeBackend.Run(ctx, s)
+}
+
+func TestRunDataset(t *testing.T) {
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	os.Chdir(dir)
+	defer os.Chdir(wd)
+	for _, tc := range []struct{ name, data, err string }{
+		{"good", "{\"prompt\": \"a\"}\n{\"prompt\": \"b\", \"output_tokens\": 3}\n", ""},
+		{"bad line", "{\"prompt\": \"a\"}\n{\"prompt\": 1}\n", "s.yaml: benchmark.dataset: data.jsonl:2:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.WriteFile("data.jsonl", []byte(tc.data), 0o644)
+			src := "study: {name: ds-" + tc.name[:3] + "}\noptimization: {preset: high_throughput, n_trials: 1}\n" +
+				"benchmark: {model: m, dataset: data.jsonl}\nbaseline: {enabled: false}\nparameters:\n  max_num_seqs: {min: 8, max: 16, step: 8}\n"
+			cfg, err := config.Parse("s.yaml", []byte(src), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			o, err := Open(ctx, cfg, []byte(src), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			pb := &promptsBackend{}
+			err = Run(ctx, RunOptions{Config: cfg, Study: o.Study, Backend: pb})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := pb.prompts.Load().([]string); strings.Join(got, ",") != "a,b" {
+				t.Errorf("prompts %q", got)
+			}
+		})
+	}
 }

@@ -20,6 +20,7 @@ type External struct {
 	Executable   string // default guidellm / vllm, from PATH
 	Processor    string // tokenizer (a local directory when air-gapped); default the model
 	Samples      int
+	Dataset      string // a JSONL file (or hf://name for GuideLLM) instead of synthetic prompts
 	LoggingLevel string // GuideLLM's console log level
 }
 
@@ -30,7 +31,7 @@ func runExternal(ctx context.Context, s Spec, url string) (map[string]float64, *
 	b := s.Bench
 	req := external.Request{
 		Executable: x.Executable, URL: url, Model: s.Model, Processor: x.Processor,
-		Concurrency: b.Concurrency, Duration: b.Duration, Samples: x.Samples,
+		Concurrency: b.Concurrency, Duration: b.Duration, Samples: x.Samples, Dataset: x.Dataset,
 		PromptTokens: b.Prompt.Mean, OutputTokens: b.Output.Mean, Seed: b.Seed,
 		ResultFile: filepath.Join(s.LogDir, x.Tool+"_results.json"),
 	}

@@ -36,6 +36,9 @@ type Request struct {
 	OutputStdev, OutputMin, OutputMax *int
 	Seed                              uint64
 	ResultFile                        string // where the tool writes its JSON report
+	// Dataset, if set, replaces synthetic prompts: a JSONL file of
+	// {"prompt": …} lines, or hf://name (GuideLLM only).
+	Dataset string
 }
 
 func (r Request) processor() string {
@@ -86,11 +89,15 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 		if r.Samples > 0 {
 			data = append(data, kv("samples", r.Samples))
 		}
+		spec := strings.Join(data, ",")
+		if r.Dataset != "" {
+			spec = strings.TrimPrefix(r.Dataset, "hf://")
+		}
 		return []string{exe, "run",
 			"--backend", "kind=openai_http,target=" + r.URL + ",model=" + r.Model,
 			"--profile", "kind=concurrent," + kv("streams", r.Concurrency),
 			"--constraint", "kind=max_duration," + kv("seconds", int(math.Ceil(r.Duration.Seconds()))),
-			"--data", strings.Join(data, ","),
+			"--data", spec,
 			"--tokenizer", "kind=huggingface_auto,model=" + r.processor(),
 			"--output", "kind=json,path=" + r.ResultFile,
 			"--seed", strconv.FormatUint(r.Seed, 10),
@@ -107,6 +114,9 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 		data[o.name] = *o.v
 	}
 	b, _ := json.Marshal(data)
+	if r.Dataset != "" {
+		b = []byte(strings.TrimPrefix(r.Dataset, "hf://"))
+	}
 	return []string{exe, "benchmark",
 		"--target", r.URL + "/v1",
 		"--model", r.Model,
@@ -163,15 +173,21 @@ func VLLMBenchArgs(r Request) []string {
 		n = r.Concurrency * int(math.Max(1, math.Ceil(r.Duration.Seconds())))
 	}
 	dir, file := splitPath(r.ResultFile)
-	return []string{exe, "bench", "serve",
+	data := []string{"--dataset-name", "random",
+		"--random-input-len", strconv.Itoa(r.PromptTokens),
+		"--random-output-len", strconv.Itoa(r.OutputTokens)}
+	if r.Dataset != "" {
+		// vLLM's custom dataset reads the same {"prompt": …} JSONL as ours.
+		data = []string{"--dataset-name", "custom", "--dataset-path", r.Dataset,
+			"--custom-output-len", strconv.Itoa(r.OutputTokens)}
+	}
+	return append(append([]string{exe, "bench", "serve",
 		"--backend", "openai",
 		"--base-url", r.URL,
 		"--endpoint", "/v1/completions",
 		"--model", r.Model,
-		"--tokenizer", r.processor(),
-		"--dataset-name", "random",
-		"--random-input-len", strconv.Itoa(r.PromptTokens),
-		"--random-output-len", strconv.Itoa(r.OutputTokens),
+		"--tokenizer", r.processor()},
+		data...),
 		"--num-prompts", strconv.Itoa(n),
 		"--request-rate", "inf",
 		"--max-concurrency", strconv.Itoa(r.Concurrency),
@@ -181,7 +197,7 @@ func VLLMBenchArgs(r Request) []string {
 		"--seed", strconv.FormatUint(r.Seed, 10),
 		"--save-result", "--result-dir", dir, "--result-filename", file,
 		"--disable-tqdm",
-	}
+	)
 }
 
 func splitPath(p string) (dir, file string) {

@@ -134,6 +134,10 @@ func TestArgs(t *testing.T) {
 			`guidellm run --backend kind=openai_http,target=http://127.0.0.1:8000,model=m --profile kind=concurrent,streams=4 --constraint kind=max_duration,seconds=3 --data kind=synthetic_text,prompt_tokens=100,output_tokens=50,prompt_tokens_stdev=10 --tokenizer kind=huggingface_auto,model=m --output kind=json,path=/tmp/t/res.json --seed 7 --disable-console-interactive`},
 		{"vllm bench", VLLMBenchArgs(r),
 			`vllm bench serve --backend openai --base-url http://127.0.0.1:8000 --endpoint /v1/completions --model m --tokenizer m --dataset-name random --random-input-len 100 --random-output-len 50 --num-prompts 12 --request-rate inf --max-concurrency 4 --ignore-eos --percentile-metrics ttft,tpot,itl,e2el --metric-percentiles 50,90,95,99 --seed 7 --save-result --result-dir /tmp/t --result-filename res.json --disable-tqdm`},
+		{"vllm bench dataset", VLLMBenchArgs(Request{URL: "http://h:1", Model: "m", Concurrency: 2, Samples: 5, OutputTokens: 9, Dataset: "/d.jsonl", ResultFile: "r.json"}),
+			`vllm bench serve --backend openai --base-url http://h:1 --endpoint /v1/completions --model m --tokenizer m --dataset-name custom --dataset-path /d.jsonl --custom-output-len 9 --num-prompts 5 --request-rate inf --max-concurrency 2 --ignore-eos --percentile-metrics ttft,tpot,itl,e2el --metric-percentiles 50,90,95,99 --seed 0 --save-result --result-dir . --result-filename r.json --disable-tqdm`},
+		{"guidellm dataset", GuideLLMArgs(Request{URL: "http://h:1", Model: "m", Concurrency: 2, Duration: time.Second, Dataset: "hf://org/set", ResultFile: "r.json"}, GuideLLMBenchmark),
+			`guidellm benchmark --target http://h:1/v1 --model m --processor m --rate-type concurrent --rate 2 --max-seconds 1 --data org/set --output-path r.json --random-seed 0 --disable-progress`},
 	} {
 		if got := strings.Join(tc.argv, " "); got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
