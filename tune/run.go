@@ -391,6 +391,7 @@ func (r *runner) spec(a *study.Asked, flags, env []trial.Flag, concurrency int) 
 		LogDir: filepath.Join(r.o.LogDir, r.o.Study.Name(), fmt.Sprintf("trial_%d", a.Number)),
 		Bench: bench.Options{
 			Concurrency: conc, Duration: time.Duration(b.MaxSeconds) * time.Second, Warmup: b.Warmup,
+			RequestRate: b.RequestRate, MaxRequests: b.MaxRequests, Chat: b.Chat,
 			Prompt: tokenDist(b.PromptTokens, b.PromptStdev, b.PromptMin, b.PromptMax),
 			Output: tokenDist(b.OutputTokens, b.OutputStdev, b.OutputMin, b.OutputMax),
 			Seed:   uint64(a.Number),

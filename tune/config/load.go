@@ -297,6 +297,7 @@ func (d *dec) objective(n *yaml.Node, field string) (Objective, bool) {
 func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 	b := &s.Benchmark
 	*b = Benchmark{Type: "builtin", Model: DefaultModel, MaxSeconds: 300, PromptTokens: 1000, OutputTokens: 1000, Samples: 1000, Rate: DefaultRate, LoggingLevel: "INFO"}
+	var chatNode *yaml.Node
 	optInt := func(dst **int) handler {
 		return func(_, v *yaml.Node, f string) {
 			if i, ok := d.integer(v, f, 0); ok {
@@ -327,6 +328,20 @@ func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 		"output_tokens_max":   optInt(&b.OutputMax),
 		"command":             func(_, v *yaml.Node, f string) { b.Command, _ = d.strList(v, f) },
 		"executable":          func(_, v *yaml.Node, f string) { b.Executable, _ = d.str(v, f) },
+		"request_rate": func(_, v *yaml.Node, f string) {
+			if x, ok := d.number(v, f); ok {
+				if x <= 0 {
+					d.fail(v, f, "must be > 0 (requests per second)")
+				}
+				b.RequestRate = x
+			}
+		},
+		"max_requests": func(_, v *yaml.Node, f string) { b.MaxRequests, _ = d.integer(v, f, 1) },
+		"endpoint": func(_, v *yaml.Node, f string) {
+			e, _ := d.oneOf(v, f, "completions", "chat")
+			b.Chat = e == "chat"
+			chatNode = v
+		},
 		"warmup_seconds": func(_, v *yaml.Node, f string) {
 			if x, ok := d.number(v, f); ok {
 				b.Warmup = time.Duration(x * float64(time.Second))
@@ -335,6 +350,9 @@ func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 	})
 	if b.Model == "" {
 		d.fail(n, join(field, "model"), "must not be empty")
+	}
+	if b.Chat && b.Type != "builtin" {
+		d.fail(chatNode, join(field, "endpoint"), "chat is supported by the built-in load generator only")
 	}
 	if b.Type == "command" && len(b.Command) == 0 {
 		d.fail(n, join(field, "command"), "benchmark_type command needs `command:` (the program that prints the metrics as JSON)")

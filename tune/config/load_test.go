@@ -186,6 +186,8 @@ func TestParseErrors(t *testing.T) {
 		{"server none needs command", minimal + "server: none\n", []string{"server: none needs benchmark_type: command"}},
 		{"duplicate key", "optimization: {}\noptimization: {}\nbenchmark: {}\n", []string{"optimization: appears twice"}},
 		{"syntax", "optimization: [\n", []string{"study.yaml:"}},
+		{"request rate", minimal + "  request_rate: 0\n", []string{"benchmark.request_rate: must be > 0"}},
+		{"chat for guidellm", minimal + "  endpoint: chat\n  benchmark_type: guidellm\n", []string{"benchmark.endpoint: chat is supported by the built-in load generator only"}},
 		{"both concurrency keys", "optimization: {max_concurrent: 1, max_concurrent_trials: 2}\nbenchmark: {}\n", []string{"mean the same"}},
 	}
 	for _, tt := range tests {

@@ -117,8 +117,13 @@ type Benchmark struct {
 	Command      []string `json:"command,omitempty"` // benchmark_type: command
 	// Executable is GuideLLM's or vLLM's program (default guidellm / vllm
 	// from PATH) for benchmark_type guidellm / vllm-bench.
-	Executable string        `json:"executable,omitempty"`
-	Warmup     time.Duration `json:"warmup,omitempty"`
+	Executable string `json:"executable,omitempty"`
+	// RequestRate > 0 sends requests as a Poisson process at that many per
+	// second; Rate then caps the requests in flight.
+	RequestRate float64       `json:"request_rate,omitempty"`
+	MaxRequests int           `json:"max_requests,omitempty"` // stop after this many (0: max_seconds only)
+	Chat        bool          `json:"chat,omitempty"`         // endpoint: chat (built-in only)
+	Warmup      time.Duration `json:"warmup,omitempty"`
 }
 
 // Server configures the inference server each trial starts.

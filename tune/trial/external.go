@@ -31,7 +31,7 @@ func runExternal(ctx context.Context, s Spec, url string) (map[string]float64, *
 	b := s.Bench
 	req := external.Request{
 		Executable: x.Executable, URL: url, Model: s.Model, Processor: x.Processor,
-		Concurrency: b.Concurrency, Duration: b.Duration, Samples: x.Samples, Dataset: x.Dataset,
+		Concurrency: b.Concurrency, RequestRate: b.RequestRate, MaxRequests: b.MaxRequests, Duration: b.Duration, Samples: x.Samples, Dataset: x.Dataset,
 		PromptTokens: b.Prompt.Mean, OutputTokens: b.Output.Mean, Seed: b.Seed,
 		ResultFile: filepath.Join(s.LogDir, x.Tool+"_results.json"),
 	}

@@ -27,8 +27,10 @@ type Request struct {
 	Executable                        string // default: guidellm, or vllm for vllm-bench
 	URL                               string // the server, http://host:port
 	Model                             string
-	Processor                         string // tokenizer: a local directory when air-gapped; default Model
-	Concurrency                       int    // concurrent streams
+	Processor                         string  // tokenizer: a local directory when air-gapped; default Model
+	Concurrency                       int     // concurrent streams
+	RequestRate                       float64 // > 0: Poisson arrivals at this rate instead of closed-loop streams
+	MaxRequests                       int     // > 0: stop after this many requests
 	Duration                          time.Duration
 	Samples                           int // synthetic prompts to prepare (GuideLLM) / requests to send (vllm bench)
 	PromptTokens, OutputTokens        int
@@ -90,12 +92,16 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 			data = append(data, kv("samples", r.Samples))
 		}
 		spec := strings.Join(data, ",")
+		profile := "kind=concurrent," + kv("streams", r.Concurrency)
+		if r.RequestRate > 0 {
+			profile = "kind=poisson,rate=" + ftoa(r.RequestRate)
+		}
 		if r.Dataset != "" {
 			spec = strings.TrimPrefix(r.Dataset, "hf://")
 		}
-		return []string{exe, "run",
+		argv := []string{exe, "run",
 			"--backend", "kind=openai_http,target=" + r.URL + ",model=" + r.Model,
-			"--profile", "kind=concurrent," + kv("streams", r.Concurrency),
+			"--profile", profile,
 			"--constraint", "kind=max_duration," + kv("seconds", int(math.Ceil(r.Duration.Seconds()))),
 			"--data", spec,
 			"--tokenizer", "kind=huggingface_auto,model=" + r.processor(),
@@ -103,6 +109,10 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 			"--seed", strconv.FormatUint(r.Seed, 10),
 			"--disable-console-interactive",
 		}
+		if r.MaxRequests > 0 {
+			argv = append(argv[:len(argv)-1], "--constraint", "kind=max_requests,"+kv("count", r.MaxRequests), argv[len(argv)-1])
+		}
+		return argv
 	}
 	// The Python tool's exact invocation, plus a seed and no progress bars
 	// (they fill the log with carriage returns).
@@ -117,19 +127,29 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 	if r.Dataset != "" {
 		b = []byte(strings.TrimPrefix(r.Dataset, "hf://"))
 	}
-	return []string{exe, "benchmark",
+	rateType, rate := "concurrent", strconv.Itoa(r.Concurrency)
+	if r.RequestRate > 0 {
+		rateType, rate = "poisson", ftoa(r.RequestRate)
+	}
+	argv := []string{exe, "benchmark",
 		"--target", r.URL + "/v1",
 		"--model", r.Model,
 		"--processor", r.processor(),
-		"--rate-type", "concurrent",
-		"--rate", strconv.Itoa(r.Concurrency),
+		"--rate-type", rateType,
+		"--rate", rate,
 		"--max-seconds", strconv.Itoa(int(math.Ceil(r.Duration.Seconds()))),
 		"--data", string(b),
 		"--output-path", r.ResultFile,
 		"--random-seed", strconv.FormatUint(r.Seed, 10),
 		"--disable-progress",
 	}
+	if r.MaxRequests > 0 {
+		argv = append(argv, "--max-requests", strconv.Itoa(r.MaxRequests))
+	}
+	return argv
 }
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 type optTok struct {
 	name string
@@ -169,6 +189,9 @@ func VLLMBenchArgs(r Request) []string {
 		exe = "vllm"
 	}
 	n := r.Samples
+	if r.MaxRequests > 0 {
+		n = r.MaxRequests
+	}
 	if n <= 0 {
 		n = r.Concurrency * int(math.Max(1, math.Ceil(r.Duration.Seconds())))
 	}
@@ -189,7 +212,7 @@ func VLLMBenchArgs(r Request) []string {
 		"--tokenizer", r.processor()},
 		data...),
 		"--num-prompts", strconv.Itoa(n),
-		"--request-rate", "inf",
+		"--request-rate", rateOrInf(r.RequestRate),
 		"--max-concurrency", strconv.Itoa(r.Concurrency),
 		"--ignore-eos",
 		"--percentile-metrics", "ttft,tpot,itl,e2el",
@@ -198,6 +221,13 @@ func VLLMBenchArgs(r Request) []string {
 		"--save-result", "--result-dir", dir, "--result-filename", file,
 		"--disable-tqdm",
 	)
+}
+
+func rateOrInf(r float64) string {
+	if r > 0 {
+		return ftoa(r)
+	}
+	return "inf"
 }
 
 func splitPath(p string) (dir, file string) {
