@@ -96,8 +96,11 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 		if r.RequestRate > 0 {
 			profile = "kind=poisson,rate=" + ftoa(r.RequestRate)
 		}
-		if r.Dataset != "" {
-			spec = strings.TrimPrefix(r.Dataset, "hf://")
+		switch {
+		case strings.HasPrefix(r.Dataset, "hf://"):
+			spec = "kind=huggingface,source=" + strings.TrimPrefix(r.Dataset, "hf://")
+		case r.Dataset != "":
+			spec = "kind=json_file,path=" + r.Dataset
 		}
 		argv := []string{exe, "run",
 			"--backend", "kind=openai_http,target=" + r.URL + ",model=" + r.Model,
@@ -106,7 +109,7 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 			"--data", spec,
 			"--tokenizer", "kind=huggingface_auto,model=" + r.processor(),
 			"--output", "kind=json,path=" + r.ResultFile,
-			"--seed", strconv.FormatUint(r.Seed, 10),
+			"--seed", "kind=static,value=" + strconv.FormatUint(r.Seed, 10),
 			"--disable-console-interactive",
 		}
 		if r.MaxRequests > 0 {
