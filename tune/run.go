@@ -268,7 +268,11 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 			result.State = study.Pruned
 			result.Constraints = append(constraints, 1)
 		}
-		r.log.Warn(fmt.Sprintf("Trial %d failed: %s", a.Number, res.Failure.Message), "class", res.Failure.Class, "log", filepath.Join(res.LogDir, "server.log"))
+		logFile := "server.log"
+		if res.Failure.Class == trial.BenchmarkFailed {
+			logFile = "benchmark.log"
+		}
+		r.log.Warn(fmt.Sprintf("Trial %d failed: %s", a.Number, res.Failure.Message), "class", res.Failure.Class, "log", filepath.Join(res.LogDir, logFile))
 		r.failed()
 		return r.tell(tctx, a, result)
 	}

@@ -79,14 +79,43 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 }
 
 type genRequest struct {
-	Model         string                     `json:"model"`
-	Prompt        json.RawMessage            `json:"prompt"`
-	Messages      []struct{ Content string } `json:"messages"`
-	MaxTokens     *int                       `json:"max_tokens"`
-	Stream        bool                       `json:"stream"`
-	StreamOptions struct {
+	Model     string                         `json:"model"`
+	Prompt    json.RawMessage                `json:"prompt"`
+	Messages  []struct{ Content msgContent } `json:"messages"`
+	MaxTokens *int                           `json:"max_tokens"`
+	// Newer OpenAI clients send this instead of max_tokens for chat.
+	MaxCompletionTokens *int `json:"max_completion_tokens"`
+	Stream              bool `json:"stream"`
+	StreamOptions       struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+}
+
+// msgContent is a chat message's content: a string, or a list of parts of
+// which the text ones count (the OpenAI multi-part form, which vLLM takes).
+type msgContent string
+
+func (c *msgContent) UnmarshalJSON(b []byte) error {
+	var str string
+	if json.Unmarshal(b, &str) == nil {
+		*c = msgContent(str)
+		return nil
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return fmt.Errorf("content must be a string or a list of parts: %w", err)
+	}
+	var texts []string
+	for _, p := range parts {
+		if p.Type == "text" {
+			texts = append(texts, p.Text)
+		}
+	}
+	*c = msgContent(strings.Join(texts, " "))
+	return nil
 }
 
 func apiError(w http.ResponseWriter, code int, msg string) {
@@ -100,7 +129,7 @@ func promptTokens(req *genRequest) int {
 	var text string
 	if len(req.Messages) > 0 {
 		for _, m := range req.Messages {
-			text += " " + m.Content
+			text += " " + string(m.Content)
 		}
 	} else {
 		var str string
@@ -121,6 +150,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	maxTokens := 16
 	if req.MaxTokens != nil {
 		maxTokens = *req.MaxTokens
+	} else if req.MaxCompletionTokens != nil {
+		maxTokens = *req.MaxCompletionTokens
 	}
 	if prompt+maxTokens > s.cfg.MaxModelLen {
 		apiError(w, 400, fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion). Please reduce the length of the messages or completion.", s.cfg.MaxModelLen, prompt+maxTokens, prompt, maxTokens))

@@ -137,10 +137,17 @@ func TestServer(t *testing.T) {
 	if err != nil || chat.Requests != 2 {
 		t.Errorf("chat: %+v %v", chat, err)
 	}
-	resp, _ := http.Get(url + "/metrics")
+	// Content as a list of parts and max_completion_tokens, as newer clients send them.
+	resp, _ := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(
+		`{"model": "sim-model", "messages": [{"role": "user", "content": [{"type": "text", "text": "a b c"}]}], "max_completion_tokens": 2}`))
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(body), `"completion_tokens":2`) {
+		t.Errorf("chat with content parts: HTTP %d %s", resp.StatusCode, body)
+	}
+	resp.Body.Close()
+	resp, _ = http.Get(url + "/metrics")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), "vllm:generation_tokens_total{model_name=\"sim-model\"} 198") {
+	if !strings.Contains(string(body), "vllm:generation_tokens_total{model_name=\"sim-model\"} 200") {
 		t.Errorf("metrics:\n%s", body)
 	}
 	resp, _ = http.Post(url+"/v1/completions", "application/json", strings.NewReader(`{"prompt": "hi", "max_tokens": 99999}`))

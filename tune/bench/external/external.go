@@ -87,10 +87,7 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 	}
 	if cli == GuideLLMRun {
 		data := []string{"kind=synthetic_text", kv("prompt_tokens", r.PromptTokens), kv("output_tokens", r.OutputTokens)}
-		data = append(data, optKVs(r)...)
-		if r.Samples > 0 {
-			data = append(data, kv("samples", r.Samples))
-		}
+		data = append(data, optKVs(r)...) // 0.8 rejects `samples`: it generates on demand
 		spec := strings.Join(data, ",")
 		profile := "kind=concurrent," + kv("streams", r.Concurrency)
 		if r.RequestRate > 0 {
@@ -103,7 +100,9 @@ func GuideLLMArgs(r Request, cli GuideLLMCLI) []string {
 			spec = "kind=json_file,path=" + r.Dataset
 		}
 		argv := []string{exe, "run",
-			"--backend", "kind=openai_http,target=" + r.URL + ",model=" + r.Model,
+			// Text completions, like the built-in generator and 0.3.x (0.8
+			// defaults to chat, whose templates change the prompt length).
+			"--backend", "kind=openai_http,target=" + r.URL + ",model=" + r.Model + ",request_format=/v1/completions",
 			"--profile", profile,
 			"--constraint", "kind=max_duration," + kv("seconds", int(math.Ceil(r.Duration.Seconds()))),
 			"--data", spec,
@@ -255,8 +254,8 @@ var guideLLMThroughput = map[string]bool{"requests_per_second": true, "output_to
 func ParseGuideLLM(data []byte) (map[string]float64, error) {
 	var rep struct {
 		Benchmarks []struct {
-			Metrics       map[string]map[string]json.RawMessage `json:"metrics"`
-			RequestTotals map[string]float64                    `json:"request_totals"`
+			Metrics       map[string]json.RawMessage `json:"metrics"`
+			RequestTotals map[string]float64         `json:"request_totals"`
 		} `json:"benchmarks"`
 	}
 	if err := json.Unmarshal(data, &rep); err != nil {
@@ -267,7 +266,26 @@ func ParseGuideLLM(data []byte) (map[string]float64, error) {
 	}
 	b := rep.Benchmarks[0]
 	out := map[string]float64{}
-	for name, cats := range b.Metrics {
+	totals := b.RequestTotals
+	// 0.7+ moved the request counts into metrics.
+	if raw, ok := b.Metrics["request_totals"]; ok && totals == nil {
+		json.Unmarshal(raw, &totals) // best effort: counts are informative
+	}
+	for k, name := range map[string]string{"successful": "requests", "errored": "errors", "incomplete": "incomplete"} {
+		if v, ok := totals[k]; ok {
+			out[name] = v
+		}
+	}
+	if n, ok := out["requests"]; ok && n == 0 {
+		return nil, fmt.Errorf("GuideLLM completed no requests (%v errored, %v incomplete)%s", out["errors"], out["incomplete"], firstError(data))
+	}
+	for name, rawCats := range b.Metrics {
+		// Newer reports mix in scalars and other shapes (slo_attainment,
+		// modality blocks); only status breakdowns are metrics here.
+		var cats map[string]json.RawMessage
+		if json.Unmarshal(rawCats, &cats) != nil {
+			continue
+		}
 		cat := "successful"
 		if guideLLMThroughput[name] {
 			cat = "total"
@@ -304,12 +322,40 @@ func ParseGuideLLM(data []byte) (map[string]float64, error) {
 			return nil, fmt.Errorf("required metric %q not found in the GuideLLM report (metrics present: %s)", m, strings.Join(keys(b.Metrics), ", "))
 		}
 	}
-	for k, name := range map[string]string{"successful": "requests", "errored": "errors", "incomplete": "incomplete"} {
-		if v, ok := b.RequestTotals[k]; ok {
-			out[name] = v
+	return out, nil
+}
+
+// firstError quotes the error of the first errored request, if the report
+// kept one (per-request records are sampled in some versions).
+func firstError(data []byte) string {
+	var rep struct {
+		Benchmarks []struct {
+			Requests struct {
+				Errored []struct {
+					Error string `json:"error"`
+					Info  struct {
+						Error string `json:"error"` // 0.7+
+					} `json:"info"`
+				} `json:"errored"`
+			} `json:"requests"`
+		} `json:"benchmarks"`
+	}
+	if json.Unmarshal(data, &rep) != nil || len(rep.Benchmarks) == 0 {
+		return ""
+	}
+	for _, e := range rep.Benchmarks[0].Requests.Errored {
+		if e.Error == "" {
+			e.Error = e.Info.Error
+		}
+		if e.Error != "" {
+			msg := e.Error
+			if len(msg) > 300 {
+				msg = msg[:300] + "…"
+			}
+			return "; first error: " + msg
 		}
 	}
-	return out, nil
+	return ""
 }
 
 // vllmBenchMetrics maps `vllm bench serve` names to ours. vLLM's TPOT,

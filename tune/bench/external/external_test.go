@@ -1,6 +1,7 @@
 package external
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,8 @@ func TestParseGuideLLMErrors(t *testing.T) {
 		{"not json", `{`, "invalid JSON"},
 		{"no benchmarks", `{"benchmarks":[]}`, "no benchmark data"},
 		{"missing metric", `{"benchmarks":[{"metrics":{"requests_per_second":{"total":{"mean":1}}}}]}`, `required metric "request_latency"`},
+		{"all errored (0.8 layout)", `{"benchmarks":[{"metrics":{"request_totals":{"successful":0,"errored":5,"incomplete":0,"total":5}},
+			"requests":{"errored":[{"info":{"error":"HTTPStatusError(Client error '400 Bad Request')"}}]}}]}`, "GuideLLM completed no requests (5 errored, 0 incomplete); first error: HTTPStatusError"},
 		{"only the wrong category", strings.Replace(guideReport, `"time_to_first_token_ms":{"successful"`, `"time_to_first_token_ms":{"total"`, 1), `required metric "time_to_first_token_ms"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,7 +134,7 @@ func TestArgs(t *testing.T) {
 		{"guidellm 0.3", GuideLLMArgs(r, GuideLLMBenchmark),
 			`guidellm benchmark --target http://127.0.0.1:8000/v1 --model m --processor m --rate-type concurrent --rate 4 --max-seconds 3 --data {"output_tokens":50,"prompt_tokens":100,"prompt_tokens_stdev":10} --output-path /tmp/t/res.json --random-seed 7 --disable-progress`},
 		{"guidellm run", GuideLLMArgs(r, GuideLLMRun),
-			`guidellm run --backend kind=openai_http,target=http://127.0.0.1:8000,model=m --profile kind=concurrent,streams=4 --constraint kind=max_duration,seconds=3 --data kind=synthetic_text,prompt_tokens=100,output_tokens=50,prompt_tokens_stdev=10 --tokenizer kind=huggingface_auto,model=m --output kind=json,path=/tmp/t/res.json --seed kind=static,value=7 --disable-console-interactive`},
+			`guidellm run --backend kind=openai_http,target=http://127.0.0.1:8000,model=m,request_format=/v1/completions --profile kind=concurrent,streams=4 --constraint kind=max_duration,seconds=3 --data kind=synthetic_text,prompt_tokens=100,output_tokens=50,prompt_tokens_stdev=10 --tokenizer kind=huggingface_auto,model=m --output kind=json,path=/tmp/t/res.json --seed kind=static,value=7 --disable-console-interactive`},
 		{"vllm bench", VLLMBenchArgs(r),
 			`vllm bench serve --backend openai --base-url http://127.0.0.1:8000 --endpoint /v1/completions --model m --tokenizer m --dataset-name random --random-input-len 100 --random-output-len 50 --num-prompts 12 --request-rate inf --max-concurrency 4 --ignore-eos --percentile-metrics ttft,tpot,itl,e2el --metric-percentiles 50,90,95,99 --seed 7 --save-result --result-dir /tmp/t --result-filename res.json --disable-tqdm`},
 		{"vllm bench dataset", VLLMBenchArgs(Request{URL: "http://h:1", Model: "m", Concurrency: 2, Samples: 5, OutputTokens: 9, Dataset: "/d.jsonl", ResultFile: "r.json"}),
@@ -139,14 +142,31 @@ func TestArgs(t *testing.T) {
 		{"guidellm 0.3 poisson", GuideLLMArgs(Request{URL: "http://h:1", Model: "m", Concurrency: 2, RequestRate: 2.5, MaxRequests: 40, Duration: time.Second, ResultFile: "r.json"}, GuideLLMBenchmark),
 			`guidellm benchmark --target http://h:1/v1 --model m --processor m --rate-type poisson --rate 2.5 --max-seconds 1 --data {"output_tokens":0,"prompt_tokens":0} --output-path r.json --random-seed 0 --disable-progress --max-requests 40`},
 		{"guidellm run poisson", GuideLLMArgs(Request{URL: "http://h:1", Model: "m", RequestRate: 2.5, MaxRequests: 40, Duration: time.Second, ResultFile: "r.json"}, GuideLLMRun),
-			`guidellm run --backend kind=openai_http,target=http://h:1,model=m --profile kind=poisson,rate=2.5 --constraint kind=max_duration,seconds=1 --data kind=synthetic_text,prompt_tokens=0,output_tokens=0 --tokenizer kind=huggingface_auto,model=m --output kind=json,path=r.json --seed kind=static,value=0 --constraint kind=max_requests,count=40 --disable-console-interactive`},
+			`guidellm run --backend kind=openai_http,target=http://h:1,model=m,request_format=/v1/completions --profile kind=poisson,rate=2.5 --constraint kind=max_duration,seconds=1 --data kind=synthetic_text,prompt_tokens=0,output_tokens=0 --tokenizer kind=huggingface_auto,model=m --output kind=json,path=r.json --seed kind=static,value=0 --constraint kind=max_requests,count=40 --disable-console-interactive`},
 		{"guidellm run dataset", GuideLLMArgs(Request{URL: "http://h:1", Model: "m", Concurrency: 2, Duration: time.Second, Dataset: "/d.jsonl", ResultFile: "r.json"}, GuideLLMRun),
-			`guidellm run --backend kind=openai_http,target=http://h:1,model=m --profile kind=concurrent,streams=2 --constraint kind=max_duration,seconds=1 --data kind=json_file,path=/d.jsonl --tokenizer kind=huggingface_auto,model=m --output kind=json,path=r.json --seed kind=static,value=0 --disable-console-interactive`},
+			`guidellm run --backend kind=openai_http,target=http://h:1,model=m,request_format=/v1/completions --profile kind=concurrent,streams=2 --constraint kind=max_duration,seconds=1 --data kind=json_file,path=/d.jsonl --tokenizer kind=huggingface_auto,model=m --output kind=json,path=r.json --seed kind=static,value=0 --disable-console-interactive`},
 		{"guidellm dataset", GuideLLMArgs(Request{URL: "http://h:1", Model: "m", Concurrency: 2, Duration: time.Second, Dataset: "hf://org/set", ResultFile: "r.json"}, GuideLLMBenchmark),
 			`guidellm benchmark --target http://h:1/v1 --model m --processor m --rate-type concurrent --rate 2 --max-seconds 1 --data org/set --output-path r.json --random-seed 0 --disable-progress`},
 	} {
 		if got := strings.Join(tc.argv, " "); got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A real GuideLLM 0.8.1 report (`guidellm run` against the simulator,
+// trimmed to metadata and metrics): request counts inside metrics, scalar
+// and null entries among the distributions.
+func TestParseGuideLLMReal(t *testing.T) {
+	data, err := os.ReadFile("testdata/guidellm-0.8.1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseGuideLLM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["requests"] <= 0 || m["output_tokens_per_second_mean"] <= 0 || m["time_to_first_token_ms_p95"] < m["time_to_first_token_ms"] {
+		t.Errorf("metrics %v", m)
 	}
 }
