@@ -157,19 +157,16 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		}
 	}()
 	t1 := time.Now()
-	if len(s.BenchCommand) > 0 {
-		res.Metrics, res.Failure = runCommand(bctx, s, base)
-		res.Bench = time.Since(t1)
-		if res.Failure != nil && p.Exited() {
-			res.Failure = &Failure{Class: Classify(p.Tail()), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
-		}
-		if res.Failure != nil && ctx.Err() != nil {
-			return res, context.Cause(ctx)
-		}
-		return res, nil
+	// A benchmark program instead of the built-in load generator.
+	var program func(context.Context, Spec, string) (map[string]float64, *Failure)
+	switch {
+	case len(s.BenchCommand) > 0:
+		program = runCommand
+	case s.External != nil:
+		program = runExternal
 	}
-	if s.External != nil {
-		res.Metrics, res.Failure = runExternal(bctx, s, base)
+	if program != nil {
+		res.Metrics, res.Failure = program(bctx, s, base)
 		res.Bench = time.Since(t1)
 		if res.Failure != nil && p.Exited() {
 			res.Failure = &Failure{Class: Classify(p.Tail()), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
