@@ -32,6 +32,22 @@ func (f *fakeBackend) Run(ctx context.Context, s trial.Spec) (*trial.Result, err
 func (f *fakeBackend) Slots(context.Context) (int, error) { return 2, nil }
 func (f *fakeBackend) Close(context.Context) error        { return nil }
 
+// openStudy parses src as s.yaml and opens its study in the working
+// directory, closed when the test ends.
+func openStudy(t *testing.T, src string) (*config.Study, *Opened) {
+	t.Helper()
+	cfg, err := config.Parse("s.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(context.Background(), cfg, []byte(src), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return cfg, o
+}
+
 func TestRunLoop(t *testing.T) {
 	dir := t.TempDir()
 	wd, _ := os.Getwd()
@@ -46,16 +62,8 @@ parameters:
   max_num_seqs: {min: 8, max: 64, step: 8}
 constraints: ["max_num_seqs - 56"]
 `
-	cfg, err := config.Parse("s.yaml", []byte(src), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, o := openStudy(t, src)
 	ctx := context.Background()
-	o, err := Open(ctx, cfg, []byte(src), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
 	fb := &fakeBackend{}
 	if err := Run(ctx, RunOptions{Config: cfg, Study: o.Study, Backend: fb, MaxConsecutiveFailures: 50}); err != nil {
 		t.Fatal(err)
@@ -121,18 +129,10 @@ func TestRunDataset(t *testing.T) {
 			os.WriteFile("data.jsonl", []byte(tc.data), 0o644)
 			src := "study: {name: ds-" + tc.name[:3] + "}\noptimization: {preset: high_throughput, n_trials: 1}\n" +
 				"benchmark: {model: m, dataset: data.jsonl}\nbaseline: {enabled: false}\nparameters:\n  max_num_seqs: {min: 8, max: 16, step: 8}\n"
-			cfg, err := config.Parse("s.yaml", []byte(src), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg, o := openStudy(t, src)
 			ctx := context.Background()
-			o, err := Open(ctx, cfg, []byte(src), false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer o.Close()
 			pb := &promptsBackend{}
-			err = Run(ctx, RunOptions{Config: cfg, Study: o.Study, Backend: pb})
+			err := Run(ctx, RunOptions{Config: cfg, Study: o.Study, Backend: pb})
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)
