@@ -170,3 +170,19 @@ func TestParseGuideLLMReal(t *testing.T) {
 		t.Errorf("metrics %v", m)
 	}
 }
+
+// A real `vllm bench serve` report (vLLM 0.33.0 against the simulator, the
+// per-request lists dropped).
+func TestParseVLLMBenchReal(t *testing.T) {
+	data, err := os.ReadFile("testdata/vllm-bench-0.33.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseVLLMBench(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["requests"] != 200 || m["output_tokens_per_second_mean"] <= 0 || m["request_latency_p99"] < m["request_latency"] || m["time_to_first_token_ms_p95"] <= 0 {
+		t.Errorf("metrics %v", m)
+	}
+}
