@@ -4,6 +4,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -56,6 +57,19 @@ func (c *Client) Version(ctx context.Context) (Version, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	contentType := ""
+	if body != nil {
+		contentType = "application/json"
+	}
+	return c.send(ctx, method, path, body, contentType, out)
+}
+
+// doRaw sends bytes that are not JSON (a package zip).
+func (c *Client) doRaw(ctx context.Context, method, path string, body []byte, contentType string) error {
+	return c.send(ctx, method, path, bytes.NewReader(body), contentType, nil)
+}
+
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, contentType string, out any) error {
 	url := c.BaseURL + path
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
@@ -64,8 +78,8 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
