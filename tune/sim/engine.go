@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -165,26 +166,22 @@ func (e *Engine) step() time.Duration {
 	return c.stepTime(prefillN, decodeN, context)
 }
 
-func (e *Engine) isRunning(r *request) bool {
-	for _, x := range e.running {
-		if x == r {
-			return true
-		}
+func (e *Engine) isRunning(r *request) bool { return slices.Contains(e.running, r) }
+
+// release takes r out of the running batch and frees its KV blocks; a
+// request not running holds none.
+func (e *Engine) release(r *request) {
+	if i := slices.Index(e.running, r); i >= 0 {
+		e.running = slices.Delete(e.running, i, i+1)
+		e.free += r.blocks
+		r.blocks = 0
 	}
-	return false
 }
 
 // preempt frees r's blocks and puts it back at the head of the queue; its
 // prefill must be recomputed (vLLM's recompute preemption).
 func (e *Engine) preempt(r *request) {
-	for i, x := range e.running {
-		if x == r {
-			e.running = append(e.running[:i], e.running[i+1:]...)
-			break
-		}
-	}
-	e.free += r.blocks
-	r.blocks = 0
+	e.release(r)
 	r.prefilled = 0
 	e.waiting = append([]*request{r}, e.waiting...)
 	e.preemptions++
@@ -223,27 +220,11 @@ func (e *Engine) abort(r *request) {
 			return
 		}
 	}
-	if e.isRunning(r) {
-		for i, x := range e.running {
-			if x == r {
-				e.running = append(e.running[:i], e.running[i+1:]...)
-				break
-			}
-		}
-		e.free += r.blocks
-		r.blocks = 0
-	}
+	e.release(r)
 }
 
 func (e *Engine) finish(r *request) {
-	for i, x := range e.running {
-		if x == r {
-			e.running = append(e.running[:i], e.running[i+1:]...)
-			break
-		}
-	}
-	e.free += r.blocks
-	r.blocks = 0
+	e.release(r)
 	e.finished++
 	close(r.tokens)
 }
