@@ -5,11 +5,10 @@
 # tests must not download from a model hub. Prints the bin directory; the
 # tokenizer is in ../tokenizer beside it. Idempotent like ray-venv.sh.
 set -euo pipefail
+. "$(dirname "$0")/venv-lib.sh"
 
 GUIDELLM_VERSION=${GUIDELLM_VERSION:-0.3.1}
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
 GUIDELLM_VENV=${GUIDELLM_VENV:-$cache/guidellm-$GUIDELLM_VERSION}
-PYTHON=${PYTHON:-python3}
 stamp="$GUIDELLM_VENV/.atv-installed-$GUIDELLM_VERSION"
 
 if [ -f "$stamp" ] && [ -x "$GUIDELLM_VENV/bin/guidellm" ]; then
@@ -18,9 +17,7 @@ if [ -f "$stamp" ] && [ -x "$GUIDELLM_VENV/bin/guidellm" ]; then
 fi
 
 echo "installing guidellm==$GUIDELLM_VERSION into $GUIDELLM_VENV" >&2
-"$PYTHON" -m venv "$GUIDELLM_VENV" >&2
-"$GUIDELLM_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >&2
-"$GUIDELLM_VENV/bin/python" -m pip install -q --disable-pip-version-check "guidellm==$GUIDELLM_VERSION" >&2
+venv_install "$GUIDELLM_VENV" "guidellm==$GUIDELLM_VERSION"
 # Two-letter words are its vocabulary; anything else maps to [UNK], which
 # still counts one token per word — all a load test needs.
 TRANSFORMERS_NO_ADVISORY_WARNINGS=1 "$GUIDELLM_VENV/bin/python" - "$GUIDELLM_VENV/tokenizer" <<'PY' >&2

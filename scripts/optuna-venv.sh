@@ -3,12 +3,11 @@
 # a PostgreSQL driver, for the interop tests and the sampler benchmark, and
 # prints its bin directory. Idempotent like ray-venv.sh.
 set -euo pipefail
+. "$(dirname "$0")/venv-lib.sh"
 
 OPTUNA_VERSION=${OPTUNA_VERSION:-5.0.0}
 DASHBOARD_VERSION=${DASHBOARD_VERSION:-0.21.0}
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
 OPTUNA_VENV=${OPTUNA_VENV:-$cache/optuna-$OPTUNA_VERSION}
-PYTHON=${PYTHON:-python3}
 stamp="$OPTUNA_VENV/.atv-installed-$OPTUNA_VERSION-$DASHBOARD_VERSION-psycopg3"
 
 if [ -f "$stamp" ] && [ -x "$OPTUNA_VENV/bin/python" ]; then
@@ -17,9 +16,6 @@ if [ -f "$stamp" ] && [ -x "$OPTUNA_VENV/bin/python" ]; then
 fi
 
 echo "installing optuna==$OPTUNA_VERSION optuna-dashboard==$DASHBOARD_VERSION into $OPTUNA_VENV" >&2
-"$PYTHON" -m venv "$OPTUNA_VENV" >&2
-"$OPTUNA_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >&2
-"$OPTUNA_VENV/bin/python" -m pip install -q --disable-pip-version-check \
-  "optuna==$OPTUNA_VERSION" "optuna-dashboard==$DASHBOARD_VERSION" "psycopg[binary]" >&2
+venv_install "$OPTUNA_VENV" "optuna==$OPTUNA_VERSION" "optuna-dashboard==$DASHBOARD_VERSION" "psycopg[binary]"
 touch "$stamp"
 echo "$OPTUNA_VENV/bin"

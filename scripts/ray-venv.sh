@@ -7,10 +7,9 @@
 #   PYTHON        interpreter used to create it (default: python3)
 set -euo pipefail
 
+. "$(dirname "$0")/venv-lib.sh"
 RAY_VERSION=${RAY_VERSION:-2.60.0}
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
 RAY_VENV=${RAY_VENV:-$cache/ray-$RAY_VERSION}
-PYTHON=${PYTHON:-python3}
 
 if [ -x "$RAY_VENV/bin/ray" ] && \
    [ "$("$RAY_VENV/bin/python" -c 'import ray; print(ray.__version__)' 2>/dev/null)" = "$RAY_VERSION" ]; then
@@ -19,8 +18,6 @@ if [ -x "$RAY_VENV/bin/ray" ] && \
 fi
 
 echo "installing ray[default]==$RAY_VERSION into $RAY_VENV" >&2
-"$PYTHON" -m venv "$RAY_VENV" >&2
-"$RAY_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >&2
-"$RAY_VENV/bin/python" -m pip install -q --disable-pip-version-check "ray[default]==$RAY_VERSION" >&2
+venv_install "$RAY_VENV" "ray[default]==$RAY_VERSION"
 "$RAY_VENV/bin/ray" --version >&2
 echo "$RAY_VENV/bin"
