@@ -145,13 +145,20 @@ func (r *runner) trials(ctx context.Context) error {
 		defer mu.Unlock()
 		return stopErr != nil || ctx.Err() != nil
 	}
+	// settle waits for one running trial to finish; false when none runs.
+	settle := func() bool {
+		if inFlight == 0 {
+			return false
+		}
+		<-finished
+		inFlight--
+		return true
+	}
 	for {
 		if stopped() {
-			if inFlight == 0 {
+			if !settle() {
 				break
 			}
-			<-finished
-			inFlight--
 			continue
 		}
 		trials, err := r.o.Study.Trials(ctx)
@@ -160,11 +167,9 @@ func (r *runner) trials(ctx context.Context) error {
 			continue
 		}
 		if cfg.NTrials-study.Completed(trials)-inFlight <= 0 || inFlight >= r.o.Concurrency {
-			if inFlight == 0 {
+			if !settle() {
 				break
 			}
-			<-finished
-			inFlight--
 			continue
 		}
 		a, err := r.o.Study.Ask(ctx)

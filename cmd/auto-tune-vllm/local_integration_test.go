@@ -36,6 +36,26 @@ parameters:
   gpu_memory_utilization: {min: 0.5, max: 0.9, step: 0.05}
 `
 
+// storedTrials reads the trials of study name from its default SQLite file
+// under dir, as Optuna would find them.
+func storedTrials(t *testing.T, dir, name string) []study.Trial {
+	t.Helper()
+	st, err := study.OpenSQLite(context.Background(), filepath.Join(dir, "optuna_studies", name, "study.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	info, err := st.LoadStudy(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, err := st.Trials(context.Background(), info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trials
+}
+
 func TestLocalOptimizeOnSimulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end study: not run with -short")
@@ -53,16 +73,7 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 	if !strings.Contains(out, "Pareto-optimal trials") || !strings.Contains(out, "simulate "+model) || !strings.Contains(out, "--max-num-seqs") {
 		t.Errorf("report:\n%s", out)
 	}
-	st, err := study.OpenSQLite(context.Background(), filepath.Join(dir, "optuna_studies", "e2e", "study.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	info, err := st.LoadStudy(context.Background(), "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	trials, _ := st.Trials(context.Background(), info.ID)
+	trials := storedTrials(t, dir, "e2e")
 	if study.Completed(trials) != 4 || trials[0].UserAttrs[study.AttrIsBaseline] != true {
 		t.Fatalf("%d completed, trial 0 %v", study.Completed(trials), trials[0].UserAttrs)
 	}
@@ -100,16 +111,7 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "Resuming study") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, stderr)
 	}
-	st2, err := study.OpenSQLite(context.Background(), filepath.Join(dir, "optuna_studies", "e2e2", "study.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
-	info2, err := st2.LoadStudy(context.Background(), "e2e2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	trials2, _ := st2.Trials(context.Background(), info2.ID)
+	trials2 := storedTrials(t, dir, "e2e2")
 	interrupted := 0
 	for _, tr := range trials2 {
 		if tr.UserAttrs[study.AttrErrorType] == "interrupted" {
@@ -176,16 +178,7 @@ func TestLocalOptimizeWithGuideLLM(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
-	st, err := study.OpenSQLite(context.Background(), filepath.Join(dir, "optuna_studies", "gl", "study.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	info, err := st.LoadStudy(context.Background(), "gl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	trials, _ := st.Trials(context.Background(), info.ID)
+	trials := storedTrials(t, dir, "gl")
 	if study.Completed(trials) != 2 || len(trials) != 3 { // two trials and the baseline
 		t.Fatalf("%d completed of %d\n%s", study.Completed(trials), len(trials), stderr)
 	}
