@@ -69,6 +69,13 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		r.dataset = d
 	}
+	if b := o.Config.Benchmark; b.Type == external.GuideLLM {
+		// The installed GuideLLM does not change during a study: ask once.
+		// On failure every trial asks again and fails with the reason.
+		if cli, f := trial.DetectGuideLLM(ctx, b.Executable, o.BaseEnv); f == nil {
+			r.guideLLMCLI = &cli
+		}
+	}
 	if err := r.baselines(ctx); err != nil {
 		return err
 	}
@@ -76,9 +83,10 @@ func Run(ctx context.Context, o RunOptions) error {
 }
 
 type runner struct {
-	dataset *bench.Dataset // benchmark.dataset, read once
-	o       RunOptions
-	log     *slog.Logger
+	dataset     *bench.Dataset        // benchmark.dataset, read once
+	guideLLMCLI *external.GuideLLMCLI // detected once per study
+	o           RunOptions
+	log         *slog.Logger
 
 	mu          sync.Mutex
 	consecutive int
@@ -414,7 +422,7 @@ func (r *runner) spec(a *study.Asked, flags, env []trial.Flag, concurrency int) 
 	case "command":
 		s.BenchCommand = b.Command
 	case external.GuideLLM, external.VLLMBench:
-		s.External = &trial.External{Tool: b.Type, Executable: b.Executable, Processor: b.Processor, Samples: b.Samples, Dataset: b.Dataset, LoggingLevel: b.LoggingLevel}
+		s.External = &trial.External{Tool: b.Type, Executable: b.Executable, Processor: b.Processor, Samples: b.Samples, Dataset: b.Dataset, LoggingLevel: b.LoggingLevel, GuideLLMCLI: r.guideLLMCLI}
 	}
 	if cfg.Server != nil {
 		s.Server = append(append([]string{}, cfg.Server.Command...), cfg.Server.ExtraArgs...)

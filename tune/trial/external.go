@@ -22,6 +22,9 @@ type External struct {
 	Samples      int
 	Dataset      string // a JSONL file (or hf://name for GuideLLM) instead of synthetic prompts
 	LoggingLevel string // GuideLLM's console log level
+	// GuideLLMCLI, if set, is the installed GuideLLM's CLI, detected once
+	// for a study (DetectGuideLLM); nil asks `guidellm --help` every trial.
+	GuideLLMCLI *external.GuideLLMCLI
 }
 
 // runExternal runs GuideLLM or `vllm bench serve` against url; its output
@@ -48,9 +51,14 @@ func runExternal(ctx context.Context, s Spec, url string) (map[string]float64, *
 	switch x.Tool {
 	case external.GuideLLM:
 		name = "GuideLLM"
-		cli, f := detectGuideLLM(ctx, req.Executable, env)
-		if f != nil {
-			return nil, f
+		var cli external.GuideLLMCLI
+		if x.GuideLLMCLI != nil {
+			cli = *x.GuideLLMCLI
+		} else {
+			var f *Failure
+			if cli, f = DetectGuideLLM(ctx, req.Executable, env); f != nil {
+				return nil, f
+			}
 		}
 		argv = external.GuideLLMArgs(req, cli)
 		parse = external.ParseGuideLLM
@@ -81,8 +89,8 @@ func runExternal(ctx context.Context, s Spec, url string) (map[string]float64, *
 	return m, nil
 }
 
-// detectGuideLLM asks the installed GuideLLM which CLI it has.
-func detectGuideLLM(ctx context.Context, exe string, env []string) (external.GuideLLMCLI, *Failure) {
+// DetectGuideLLM asks the installed GuideLLM which CLI it has.
+func DetectGuideLLM(ctx context.Context, exe string, env []string) (external.GuideLLMCLI, *Failure) {
 	if exe == "" {
 		exe = "guidellm"
 	}
