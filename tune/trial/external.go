@@ -38,12 +38,8 @@ func runExternal(ctx context.Context, s Spec, url string) (map[string]float64, *
 		PromptTokens: b.Prompt.Mean, OutputTokens: b.Output.Mean, Seed: b.Seed,
 		ResultFile: filepath.Join(s.LogDir, x.Tool+"_results.json"),
 	}
-	if d := b.Prompt; d.Stdev > 0 || d.Min > 0 || d.Max > 0 {
-		req.PromptStdev, req.PromptMin, req.PromptMax = nonZero(d.Stdev), nonZero(d.Min), nonZero(d.Max)
-	}
-	if d := b.Output; d.Stdev > 0 || d.Min > 0 || d.Max > 0 {
-		req.OutputStdev, req.OutputMin, req.OutputMax = nonZero(d.Stdev), nonZero(d.Min), nonZero(d.Max)
-	}
+	req.PromptStdev, req.PromptMin, req.PromptMax = nonZero(b.Prompt.Stdev), nonZero(b.Prompt.Min), nonZero(b.Prompt.Max)
+	req.OutputStdev, req.OutputMin, req.OutputMax = nonZero(b.Output.Stdev), nonZero(b.Output.Min), nonZero(b.Output.Max)
 	env := Env(s.BaseEnv, s.EnvVars)
 	var argv []string
 	parse := external.ParseVLLMBench
