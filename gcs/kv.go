@@ -44,7 +44,8 @@ func (c *Client) KVExists(ctx context.Context, ns, key string) (bool, error) {
 	return reply.GetExists(), nil
 }
 
-// KVKeys lists the keys in ns that start with prefix.
+// KVKeys lists the keys in ns that start with prefix. ns must not contain a
+// colon: GCS returns keys cut at the first colon after its namespace marker.
 func (c *Client) KVKeys(ctx context.Context, ns, prefix string) ([]string, error) {
 	reply, err := c.kv.InternalKVKeys(ctx, &rpcpb.InternalKVKeysRequest{Prefix: []byte(prefix), Namespace: []byte(ns)})
 	if err := c.check("InternalKVKeys "+ns+"/"+prefix, reply.GetStatus(), err); err != nil {

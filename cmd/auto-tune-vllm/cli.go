@@ -31,6 +31,7 @@ type cli struct {
 	Simulate simulateCmd `cmd:"" help:"Run a simulated vLLM server (no GPU needed)."`
 	GPUs     gpusCmd     `cmd:"" name:"gpus" help:"List this machine's NVIDIA GPUs."`
 	Ray      rayCmd      `cmd:"" help:"Inspect and clean up Ray clusters."`
+	Trial    trialCmd    `cmd:"" help:"Run a single trial."`
 }
 
 type rayCmd struct {

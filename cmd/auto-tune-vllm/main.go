@@ -30,14 +30,13 @@ var errInterrupted = errors.New("interrupted")
 
 // Exit codes, listed in every command's help.
 const (
-	exitOK             = 0
-	exitFailure        = 1
-	exitUsage          = 2 // bad flags or arguments
-	exitNotImplemented = 3
-	exitInterrupted    = 130
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2 // bad flags or arguments
+	exitInterrupted = 130
 )
 
-const exitCodesHelp = "Exit codes: 0 success, 1 failure (including an invalid study config), 2 invalid command-line usage, 3 step not available in this build, 130 interrupted."
+const exitCodesHelp = "Exit codes: 0 success, 1 failure (including an invalid study config), 2 invalid command-line usage, 130 interrupted."
 
 func signalName(sig os.Signal) string {
 	switch sig {

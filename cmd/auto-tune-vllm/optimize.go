@@ -7,12 +7,21 @@ import (
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/gcs"
+	"github.com/auto-tune-vllm/auto-tune-vllm/gcs/dashboard"
 	"github.com/auto-tune-vllm/auto-tune-vllm/head"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	rayb "github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/ray"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 )
 
 type optimizeCmd struct {
-	Config          string        `help:"Study config (YAML)." required:"" type:"existingfile" placeholder:"FILE"`
+	Config string `help:"Study config (YAML)." required:"" type:"existingfile" placeholder:"FILE"`
+	rayFlags
+	studyFlags
+}
+
+// rayFlags choose the backend and, for Ray, the cluster (optimize and resume).
+type rayFlags struct {
 	Backend         string        `help:"Where trials run: local or ray (default: ray when --start-ray-head or --ray-address is given, else local)." enum:"local,ray," default:""`
 	StartRayHead    bool          `help:"Start a Ray head on this machine if no cluster is found; it is stopped when the study ends." name:"start-ray-head"`
 	RayAddress      string        `help:"GCS address (host:port) of the Ray cluster (default: RAY_ADDRESS, then ray_current_cluster)." placeholder:"HOST:PORT"`
@@ -20,19 +29,24 @@ type optimizeCmd struct {
 	RayTempDir      string        `help:"Parent directory of a started head's private temp dir (default: TMPDIR or /tmp)." placeholder:"DIR"`
 	RayStartTimeout time.Duration `help:"How long a started head may take to become ready." default:"120s"`
 	RayProbeTimeout time.Duration `help:"Deadline of the cluster detection probe." default:"2s"`
+	RayExecutable   string        `help:"Run this auto-tune-vllm from the nodes' PATH (or this absolute path on the nodes) in each trial's Ray job, instead of shipping this binary as the job's working_dir." placeholder:"PATH"`
+	RayCPUsPerTrial float64       `help:"CPUs each trial's Ray job reserves (entrypoint_num_cpus)." default:"1" name:"ray-cpus-per-trial"`
 	Retain          bool          `help:"Debug: leave a head we started running at exit instead of stopping it." hidden:""`
 	Hold            bool          `help:"Debug: after connecting, hold the cluster until interrupted." hidden:""`
-	studyFlags
 }
 
 func (o *optimizeCmd) Help() string { return exitCodesHelp }
 
-func (o *optimizeCmd) Run(ctx context.Context, g *globals) (err error) {
+func (o *optimizeCmd) Run(ctx context.Context, g *globals) error {
 	// Checked before anything starts: a typo must not cost a Ray head start.
-	study, text, err := loadStudy(g, o.Config, o.Trials)
+	cfg, text, err := loadStudy(g, o.Config, o.Trials)
 	if err != nil {
 		return err
 	}
+	return o.rayFlags.run(ctx, g, cfg, text, o.studyFlags, false)
+}
+
+func (o *rayFlags) run(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool) (err error) {
 	backend := o.Backend
 	if backend == "" {
 		backend = "local"
@@ -41,7 +55,7 @@ func (o *optimizeCmd) Run(ctx context.Context, g *globals) (err error) {
 		}
 	}
 	if backend == "local" {
-		return runLocal(ctx, g, study, text, o.studyFlags, false)
+		return runLocal(ctx, g, cfg, text, f, resume)
 	}
 	cluster, err := o.connect(ctx, g)
 	if err != nil {
@@ -71,7 +85,39 @@ func (o *optimizeCmd) Run(ctx context.Context, g *globals) (err error) {
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
-	return &exitError{code: exitNotImplemented, err: fmt.Errorf("connected to Ray cluster %s, but running trials is not available in this build yet; nothing was tuned", cluster.Info.Address)}
+	b, err := o.backend(g, cluster)
+	if err != nil {
+		return err
+	}
+	lo, hi := tune.GPUNeeds(cfg)
+	if err := b.Check(lo, hi); err != nil {
+		return err
+	}
+	// Trials are jobs; the head they need must outlive them (the deferred
+	// cluster close runs after runStudy has stopped every job).
+	return runStudy(ctx, g, cfg, text, f, resume, func(study string, conc int) (tune.Backend, error) {
+		b.Study, b.Concurrency = study, conc
+		return b, nil
+	})
+}
+
+func (o *rayFlags) backend(g *globals, cluster *rayb.Cluster) (*rayb.Backend, error) {
+	if cluster.Info.Dashboard == "" {
+		return nil, fmt.Errorf("the Ray cluster at %s has no dashboard: trials are submitted through its Jobs API (start the head with --include-dashboard=true)", cluster.Info.Address)
+	}
+	token, err := gcs.LoadToken(g.io.Getenv, g.io.Home)
+	if err != nil {
+		return nil, err
+	}
+	b := &rayb.Backend{
+		GCS: cluster.Client, Jobs: dashboard.New(cluster.Info.Dashboard, token.Value), Cluster: cluster.Info,
+		Executable: g.io.Executable, RemoteExecutable: o.RayExecutable, CPUsPerTrial: o.RayCPUsPerTrial,
+		LogLevel: g.LogLevel, Logger: g.log,
+	}
+	if cluster.Head != nil {
+		b.Lost, b.LostErr = cluster.Head.Lost(), cluster.Head.LostErr
+	}
+	return b, nil
 }
 
 func headLost(c *rayb.Cluster) <-chan struct{} {
@@ -81,7 +127,7 @@ func headLost(c *rayb.Cluster) <-chan struct{} {
 	return c.Head.Lost()
 }
 
-func (o *optimizeCmd) connect(ctx context.Context, g *globals) (*rayb.Cluster, error) {
+func (o *rayFlags) connect(ctx context.Context, g *globals) (*rayb.Cluster, error) {
 	token, err := gcs.LoadToken(g.io.Getenv, g.io.Home)
 	if err != nil {
 		return nil, err

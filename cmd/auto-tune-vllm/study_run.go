@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/gpu"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
@@ -48,7 +49,8 @@ func loadStudy(g *globals, path string, trials int) (*config.Study, []byte, erro
 
 // runLocal runs (resume=false: creates) the study on this machine and prints the outcome.
 func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool) error {
-	// {self} in a command is this program (for `simulate`).
+	// {self} in a command is this program (for `simulate`). On Ray the node
+	// that runs the trial puts in its own path.
 	self := func(argv []string) {
 		for i, a := range argv {
 			if a == "{self}" {
@@ -60,6 +62,14 @@ func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f
 		self(cfg.Server.Command)
 	}
 	self(cfg.Benchmark.Command)
+	return runStudy(ctx, g, cfg, text, f, resume, func(string, int) (tune.Backend, error) {
+		return localBackend(ctx, g, f, cfg), nil
+	})
+}
+
+// runStudy opens (or resumes) the study, runs it on the backend that
+// newBackend makes for it, and prints the report.
+func runStudy(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool, newBackend func(study string, concurrency int) (tune.Backend, error)) error {
 	opened, err := tune.Open(context.WithoutCancel(ctx), cfg, text, resume)
 	if err != nil {
 		return err
@@ -70,11 +80,47 @@ func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f
 	} else {
 		g.log.Info("Created study", "study", opened.Study.Name(), "storage", storageOf(cfg), "config_saved_in", opened.Dir)
 	}
-	conc := f.MaxConcurrentTrials
-	if conc <= 0 {
-		conc = cfg.MaxConcurrent
+	conc := concurrency(f, cfg)
+	backend, err := newBackend(opened.Study.Name(), conc)
+	if err != nil {
+		return err
 	}
-	backend := &local.Backend{Concurrency: conc}
+	defer func() {
+		// Jobs still running are stopped, even after Ctrl-C.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		backend.Close(cctx)
+	}()
+	runErr := tune.Run(ctx, tune.RunOptions{
+		Config: cfg, Study: opened.Study, Backend: backend, Concurrency: conc,
+		MaxConsecutiveFailures: f.MaxConsecutiveFailures, LogDir: f.LogDir, BaseEnv: g.io.Environ, Logger: g.log,
+	})
+	trials, err := opened.Study.Trials(context.WithoutCancel(ctx))
+	if err != nil {
+		return errors.Join(runErr, err)
+	}
+	rep := report.Build(trials, reportOptions(cfg, opened.Study.Name(), g.io.Executable))
+	if f.JSON {
+		rep.JSON(g.io.Stdout)
+	} else {
+		rep.Text(g.io.Stdout)
+	}
+	if runErr != nil && ctx.Err() != nil {
+		fmt.Fprintf(g.io.Stderr, "Interrupted: resume with `auto-tune-vllm resume --config %s`\n", cfg.File)
+	}
+	return runErr
+}
+
+func concurrency(f studyFlags, cfg *config.Study) int {
+	if f.MaxConcurrentTrials > 0 {
+		return f.MaxConcurrentTrials
+	}
+	return cfg.MaxConcurrent
+}
+
+// localBackend gives each trial GPUs of this machine, when it has any.
+func localBackend(ctx context.Context, g *globals, f studyFlags, cfg *config.Study) *local.Backend {
+	backend := &local.Backend{Concurrency: concurrency(f, cfg)}
 	if inv := gpu.Discover(ctx, g.io.Getenv("PATH")); len(inv.Devices) > 0 {
 		ids := make([]int, len(inv.Devices))
 		for i, d := range inv.Devices {
@@ -88,27 +134,10 @@ func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f
 	} else {
 		g.log.Debug("no GPUs: trials share the machine", "reason", inv.Reason)
 	}
-	runErr := tune.Run(ctx, tune.RunOptions{
-		Config: cfg, Study: opened.Study, Backend: backend, Concurrency: conc,
-		MaxConsecutiveFailures: f.MaxConsecutiveFailures, LogDir: f.LogDir, BaseEnv: g.io.Environ, Logger: g.log,
-	})
-	trials, err := opened.Study.Trials(context.WithoutCancel(ctx))
-	if err != nil {
-		return errors.Join(runErr, err)
-	}
-	rep := report.Build(trials, reportOptions(cfg, opened.Study.Name()))
-	if f.JSON {
-		rep.JSON(g.io.Stdout)
-	} else {
-		rep.Text(g.io.Stdout)
-	}
-	if runErr != nil && ctx.Err() != nil {
-		fmt.Fprintf(g.io.Stderr, "Interrupted: resume with `auto-tune-vllm resume --config %s`\n", cfg.File)
-	}
-	return runErr
+	return backend
 }
 
-func reportOptions(cfg *config.Study, name string) report.Options {
+func reportOptions(cfg *config.Study, name, self string) report.Options {
 	objs := make([]report.Objective, len(cfg.Objectives))
 	for i, o := range cfg.Objectives {
 		objs[i] = report.Objective{Key: o.Key(), Maximize: o.Direction == "maximize"}
@@ -128,12 +157,18 @@ func reportOptions(cfg *config.Study, name string) report.Options {
 			template = cfg.Server.Command
 		}
 		argv := trial.Argv(template, cfg.Benchmark.Model, flags, "", 0)
+		for i, a := range argv {
+			if a == "{self}" { // left for the nodes of a Ray cluster
+				argv[i] = self
+			}
+		}
 		return argv[:len(argv)-2] // without the --port the tuner adds
 	}}
 }
 
 type resumeCmd struct {
 	Config string `help:"Study config (YAML)." required:"" type:"existingfile" placeholder:"FILE"`
+	rayFlags
 	studyFlags
 }
 
@@ -144,5 +179,5 @@ func (c *resumeCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	return runLocal(ctx, g, cfg, text, c.studyFlags, true)
+	return c.rayFlags.run(ctx, g, cfg, text, c.studyFlags, true)
 }

@@ -306,3 +306,25 @@ func isExecutable(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
+
+// ParentGone closes the returned channel once this process's parent has
+// exited (it is then reparented, so its parent PID changes), or when ctx
+// ends. Polling instead of PR_SET_PDEATHSIG: that signal fires when the
+// parent's forking *thread* exits, which a threaded parent does routinely.
+func ParentGone(ctx context.Context, every time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	ppid := os.Getppid()
+	go func() {
+		defer close(ch)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for os.Getppid() == ppid {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return ch
+}

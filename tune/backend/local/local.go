@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/gpu"
@@ -94,21 +93,7 @@ func (b *Backend) waitGone(ctx context.Context, number int, ids []int, before ma
 }
 
 // Need is the number of GPUs a trial's flags ask for.
-func Need(flags []trial.Flag) int {
-	size := map[string]int{"tensor_parallel_size": 1, "pipeline_parallel_size": 1, "data_parallel_size": 1}
-	for _, f := range flags {
-		name := strings.ReplaceAll(f.Name, "-", "_")
-		if _, ok := size[name]; ok {
-			switch v := f.Value.(type) {
-			case int64:
-				size[name] = int(v)
-			case float64:
-				size[name] = int(v)
-			}
-		}
-	}
-	return max(size["tensor_parallel_size"]*size["pipeline_parallel_size"]*size["data_parallel_size"], 1)
-}
+func Need(flags []trial.Flag) int { return trial.GPUNeed(flags) }
 
 // Slots is the configured concurrency, at most one trial per GPU.
 func (b *Backend) Slots(context.Context) (int, error) {

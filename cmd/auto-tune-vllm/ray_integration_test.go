@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/gcs"
+	"github.com/auto-tune-vllm/auto-tune-vllm/gcs/dashboard"
+	"github.com/auto-tune-vllm/auto-tune-vllm/head"
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/raytest"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+)
+
+// rayStudy is a study whose trials run the built-in simulator: each trial
+// is a Ray job that runs this binary, which starts `{self} simulate`.
+const rayStudy = `
+study:
+  name: NAME
+optimization:
+  preset: balanced
+  n_trials: TRIALS
+  n_startup_trials: 2
+  max_concurrent_trials: 2
+benchmark:
+  model: ray-sim
+  max_seconds: SECONDS
+  prompt_tokens: 64
+  output_tokens: 16
+  rate: 8
+server:
+  command: ["{self}", "simulate", "{model}", "--sim-speedup", "10", "--sim-startup-seconds", "0.2"]
+  startup_timeout: 30
+parameters:
+  max_num_seqs: {min: 4, max: 64, step: 4}
+`
+
+// rayStudyFile writes a study named after the sandbox (so its processes and
+// KV keys are told apart from other tests').
+func rayStudyFile(t *testing.T, s *sandbox, trials, seconds int) (path, name string) {
+	t.Helper()
+	name = "ray_" + strings.ReplaceAll(filepath.Base(s.root), "-", "_")
+	r := strings.NewReplacer("NAME", name, "TRIALS", strconv.Itoa(trials), "SECONDS", strconv.Itoa(seconds))
+	path = filepath.Join(s.root, "study.yaml")
+	if err := os.WriteFile(path, []byte(r.Replace(rayStudy)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, name
+}
+
+// assertNoTrialJobs fails if a trial runner of the study is still alive
+// (its command line names the study's KV namespace, not the temp dir).
+func assertNoTrialJobs(t *testing.T, name string) {
+	t.Helper()
+	marker := "ray-kv://auto_tune_vllm_" + name + "/"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		snap, _ := proc.Snapshot(context.Background())
+		var left []string
+		for _, p := range snap {
+			if !p.Zombie && strings.Contains(p.CommandLine(), marker) {
+				left = append(left, p.CommandLine())
+				if time.Now().After(deadline) {
+					proc.Kill(p.PID, p.StartTime, syscall.SIGKILL)
+				}
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("trial runners left: %q", left)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The spec's CI/CD use case: an ephemeral head starts, every trial runs as
+// a Ray job, results are stored, the head is stopped, nothing is left.
+func TestIntegrationOptimizeStartsAndStopsHead(t *testing.T) {
+	s := newSandbox(t)
+	cfg, name := rayStudyFile(t, s, 5, 1)
+	code, out, stderr := s.runIn(t, s.root, "optimize", "--config", cfg, "--start-ray-head", "--trials", "5")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	// The spec's lines, in order, around the trials' own.
+	want := []string{
+		"No existing Ray cluster found, starting Ray head...",
+		"Starting Ray head with command: ",
+		"Started Ray head successfully",
+		"Connected to newly started Ray head",
+		"Stopping Ray head that we started...",
+		"Successfully stopped Ray head",
+	}
+	var lines []string
+	for _, l := range infoLines(stderr) {
+		for _, w := range want {
+			if strings.HasPrefix(l, w) {
+				lines = append(lines, l)
+			}
+		}
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("INFO lines:\n%s", strings.Join(infoLines(stderr), "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %q, want prefix %q", i, lines[i], w)
+		}
+	}
+	for _, w := range []string{"ray start --head --block", "--dashboard-host=0.0.0.0", "--temp-dir=" + s.root + "/atv-"} {
+		if !strings.Contains(lines[1], w) {
+			t.Errorf("command line %q lacks %q", lines[1], w)
+		}
+	}
+	for _, w := range []string{"ray_version=2.", "alive_nodes=1", "gpus=0"} {
+		if !strings.Contains(lines[3], w) {
+			t.Errorf("connect line %q lacks %q", lines[3], w)
+		}
+	}
+	if !strings.Contains(stderr, "WARNING: The Ray dashboard (and its Jobs API) binds 0.0.0.0") {
+		t.Errorf("no 0.0.0.0 warning:\n%s", stderr)
+	}
+	if !strings.Contains(out, "Pareto-optimal trials") || !strings.Contains(out, "simulate ray-sim") || strings.Contains(out, "{self}") {
+		t.Errorf("report:\n%s", out)
+	}
+	trials := storedTrials(t, s.root, name)
+	if study.Completed(trials) != 5 || len(trials) != 6 || trials[0].UserAttrs[study.AttrIsBaseline] != true {
+		t.Fatalf("%d trials, %d completed", len(trials), study.Completed(trials))
+	}
+	for _, tr := range trials {
+		if tr.State != study.Complete || len(tr.Values) != 2 {
+			t.Errorf("trial %d: %v %v %v", tr.Number, tr.State, tr.Values, tr.UserAttrs)
+		}
+		if _, dup := tr.UserAttrs[study.AttrDuplicateOf]; dup {
+			continue // told from an earlier trial's result, never run
+		}
+		// The node's server and benchmark logs come back next to the job's.
+		for _, f := range []string{"server.log", "benchmark.log", "job.log"} {
+			if st, err := os.Stat(filepath.Join(s.root, "logs", name, "trial_"+strconv.Itoa(tr.Number), f)); err != nil || st.Size() == 0 {
+				t.Errorf("trial %d: %s: %v", tr.Number, f, err)
+			}
+		}
+	}
+	assertNoTrialJobs(t, name)
+	s.assertClean(t)
+}
+
+// An existing cluster is used, reported and left running; its job list
+// names the study and trial of every job; ray status, doctor and cleanup
+// see it for what it is.
+func TestIntegrationExistingCluster(t *testing.T) {
+	s := newSandbox(t)
+	foreign := raytest.StartForeign(t, s.bin, s.root)
+	cfg, name := rayStudyFile(t, s, 2, 1)
+
+	code, _, stderr := s.runIn(t, s.root, "optimize", "--config", cfg, "--backend", "ray", "--start-ray-head", "--ray-address", foreign.Address)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	lines := infoLines(stderr)
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "Connected to existing Ray cluster address="+foreign.Address+" ray_version=2.") ||
+		!strings.Contains(lines[0], "alive_nodes=1 gpus=0") || strings.Contains(stderr, "Stopping Ray head") {
+		t.Errorf("INFO lines: %q", lines)
+	}
+	if !foreign.Alive() {
+		t.Fatal("optimize stopped a cluster it did not start")
+	}
+	if n := study.Completed(storedTrials(t, s.root, name)); n != 2 {
+		t.Errorf("%d trials completed", n)
+	}
+	jobs := foreignJobs(t, foreign.Address)
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		if j.Metadata["auto_tune_vllm_study"] != name {
+			continue
+		}
+		seen[j.Metadata["auto_tune_vllm_trial"]] = true
+		if j.Status != dashboard.Succeeded || !strings.HasPrefix(j.SubmissionID, "atv-"+name+"-trial-") {
+			t.Errorf("job %s: %s %s", j.SubmissionID, j.Status, j.Message)
+		}
+	}
+	if len(seen) != 3 || !seen["0"] || !seen["2"] {
+		t.Errorf("jobs of the study by trial: %v", seen)
+	}
+	assertNoTrialJobs(t, name)
+	existingClusterTools(t, s, foreign)
+}
+
+func foreignJobs(t *testing.T, address string) []dashboard.Job {
+	t.Helper()
+	ctx := context.Background()
+	c, err := gcs.Dial(ctx, address, gcs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	url, err := c.DashboardURL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := dashboard.New(url, "").Jobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobs
+}
+
+// The head we started is killed mid-study: the running trial fails with the
+// reason, the tool exits non-zero without hanging, nothing is left.
+func TestIntegrationRayHeadKilledMidStudy(t *testing.T) {
+	s := newSandbox(t)
+	cfg, name := rayStudyFile(t, s, 3, 20)
+	tl := s.startIn(t, s.root, "optimize", "--config", cfg, "--start-ray-head")
+	tl.waitFor(t, "Running baseline")
+	states, err := head.ReadStates(s.state)
+	if err != nil || len(states) != 1 {
+		t.Fatalf("states: %v %v", states, err)
+	}
+	waitTrialRunning(t, s, name)
+	// The head's whole process group: GCS, raylet, dashboard.
+	syscall.Kill(-states[0].PGID, syscall.SIGKILL)
+	start := time.Now()
+	code := tl.wait(t)
+	if code == 0 || code == exitInterrupted {
+		t.Errorf("exit %d after the head died\n%s", code, tl.stderr)
+	}
+	if d := time.Since(start); d > 90*time.Second {
+		t.Errorf("took %s to give up", d)
+	}
+	t.Logf("stderr:\n%s", tl.stderr)
+	if !strings.Contains(tl.stderr.String(), "lost the Ray cluster") {
+		t.Errorf("no reason given:\n%s", tl.stderr)
+	}
+	trials := storedTrials(t, s.root, name)
+	if len(trials) == 0 || trials[0].State != study.Fail || !strings.Contains(trials[0].UserAttrs[study.AttrErrorMessage].(string), "lost the Ray cluster") {
+		t.Errorf("trial 0: %+v", trials)
+	}
+	assertNoTrialJobs(t, name)
+	s.assertClean(t)
+}
+
+// waitTrialRunning waits until a trial's server answers on the node, i.e.
+// its job is running.
+func waitTrialRunning(t *testing.T, s *sandbox, name string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		snap, _ := proc.Snapshot(context.Background())
+		for _, p := range snap {
+			if strings.Contains(p.CommandLine(), "simulate ray-sim") && strings.Contains(p.CommandLine(), s.root) {
+				time.Sleep(time.Second)
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no trial server started")
+}
+
+// SIGINT during a Ray study: the jobs are stopped, then the head; the study
+// resumes (on a fresh head) to n_trials.
+func TestIntegrationRaySIGINTResumable(t *testing.T) {
+	s := newSandbox(t)
+	cfg, name := rayStudyFile(t, s, 3, 20)
+	tl := s.startIn(t, s.root, "optimize", "--config", cfg, "--start-ray-head")
+	tl.waitFor(t, "Running baseline")
+	waitTrialRunning(t, s, name)
+	syscall.Kill(tl.cmd.Process.Pid, syscall.SIGINT)
+	if code := tl.wait(t); code != exitInterrupted {
+		t.Errorf("exit %d after SIGINT\n%s", code, tl.stderr)
+	}
+	for _, w := range []string{"Successfully stopped Ray head", "auto-tune-vllm resume --config"} {
+		if !strings.Contains(tl.stderr.String(), w) {
+			t.Errorf("no %q:\n%s", w, tl.stderr)
+		}
+	}
+	assertNoTrialJobs(t, name)
+	s.assertClean(t)
+
+	// Short trials for the rest.
+	raw, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(raw), "max_seconds: 20", "max_seconds: 1", 1)), 0o644)
+	code, out, stderr := s.runIn(t, s.root, "resume", "--config", cfg, "--start-ray-head")
+	if code != 0 || !strings.Contains(stderr, "Resuming study") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, stderr)
+	}
+	trials := storedTrials(t, s.root, name)
+	interrupted := 0
+	for _, tr := range trials {
+		if tr.UserAttrs[study.AttrErrorType] == "interrupted" {
+			interrupted++
+		}
+	}
+	if study.Completed(trials) != 3 || interrupted == 0 {
+		t.Errorf("after resume: %d completed, %d interrupted", study.Completed(trials), interrupted)
+	}
+	assertNoTrialJobs(t, name)
+	s.assertClean(t)
+}

@@ -1,0 +1,71 @@
+package tune
+
+import (
+	"math"
+	"strings"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
+)
+
+// GPUNeeds is the fewest and the most GPUs any trial of the study asks for
+// (tensor × pipeline × data parallel size, baselines included), so a
+// backend can refuse a study that no node could run before anything starts.
+func GPUNeeds(cfg *config.Study) (lo, hi int) {
+	sizes := []string{"tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"}
+	lo, hi = 1, 1
+	for _, name := range sizes {
+		l, h := 1.0, 1.0
+		for _, v := range cfg.Static {
+			if norm(v.Name) == name {
+				n := float64(trial.GPUNeed([]trial.Flag{{Name: name, Value: v.Value}}))
+				l, h = n, n
+			}
+		}
+		for _, p := range cfg.Parameters {
+			if p.Env || norm(p.Name) != name {
+				continue
+			}
+			l, h = math.Inf(1), math.Inf(-1)
+			for _, x := range bounds(p.Dist) {
+				l, h = math.Min(l, x), math.Max(h, x)
+			}
+		}
+		if cfg.Baseline != nil {
+			for _, v := range cfg.Baseline.Parameters {
+				if norm(v.Name) == name {
+					n := float64(trial.GPUNeed([]trial.Flag{{Name: name, Value: v.Value}}))
+					l, h = math.Min(l, n), math.Max(h, n)
+				}
+			}
+		}
+		if math.IsInf(l, 0) || math.IsInf(h, 0) {
+			continue
+		}
+		lo *= max(int(l), 1)
+		hi *= max(int(h), 1)
+	}
+	return lo, hi
+}
+
+func norm(name string) string { return strings.ReplaceAll(name, "-", "_") }
+
+// bounds is what a distribution can yield, as far as its bounds matter.
+func bounds(d space.Distribution) []float64 {
+	switch x := d.(type) {
+	case *space.Int:
+		return []float64{float64(x.Low), float64(x.High)}
+	case *space.Float:
+		return []float64{x.Low, x.High}
+	case *space.Categorical:
+		var out []float64
+		for _, c := range x.Choices {
+			if v, ok := number(c); ok {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	return nil
+}
