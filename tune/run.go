@@ -31,6 +31,9 @@ type RunOptions struct {
 	MaxConsecutiveFailures int
 	LogDir                 string   // default ./logs; trials log under <LogDir>/<study>/trial_<n>
 	BaseEnv                []string // the servers' base environment
+	// Remote: trials run on other machines (Ray), whose tools are not
+	// this machine's; they detect them themselves.
+	Remote bool
 	Logger                 *slog.Logger
 }
 
@@ -69,7 +72,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		r.dataset = d
 	}
-	if b := o.Config.Benchmark; b.Type == external.GuideLLM {
+	if b := o.Config.Benchmark; b.Type == external.GuideLLM && !o.Remote {
 		// The installed GuideLLM does not change during a study: ask once.
 		// On failure every trial asks again and fails with the reason.
 		if cli, f := trial.DetectGuideLLM(ctx, b.Executable, o.BaseEnv); f == nil {

@@ -95,7 +95,7 @@ func (o *rayFlags) run(ctx context.Context, g *globals, cfg *config.Study, text 
 	}
 	// Trials are jobs; the head they need must outlive them (the deferred
 	// cluster close runs after runStudy has stopped every job).
-	return runStudy(ctx, g, cfg, text, f, resume, func(study string, conc int) (tune.Backend, error) {
+	return runStudy(ctx, g, cfg, text, f, resume, true, func(study string, conc int) (tune.Backend, error) {
 		b.Study, b.Concurrency = study, conc
 		return b, nil
 	})

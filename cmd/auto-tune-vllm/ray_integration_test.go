@@ -15,7 +15,9 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/head"
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/raytest"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
 )
 
 // rayStudy is a study whose trials run the built-in simulator: each trial
@@ -162,7 +164,17 @@ func TestIntegrationExistingCluster(t *testing.T) {
 	foreign := raytest.StartForeign(t, s.bin, s.root)
 	cfg, name := rayStudyFile(t, s, 2, 1)
 
-	code, _, stderr := s.runIn(t, s.root, "optimize", "--config", cfg, "--backend", "ray", "--start-ray-head", "--ray-address", foreign.Address)
+	// A trial that no node can hold: refused before the study exists.
+	code, _, stderr := s.runIn(t, s.root, "optimize", "--config", cfg, "--ray-address", foreign.Address, "--ray-cpus-per-trial", "4096")
+	if code != exitFailure || !strings.Contains(stderr, "asks for 4096 CPU(s), but the largest node of the Ray cluster") {
+		t.Errorf("exit %d; stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(s.root, "optuna_studies")); err == nil {
+		t.Error("a study was created for a trial that cannot run")
+	}
+
+	// The nodes' own binary (here: the one under test) instead of a shipped one.
+	code, _, stderr = s.runIn(t, s.root, "optimize", "--config", cfg, "--backend", "ray", "--start-ray-head", "--ray-address", foreign.Address, "--ray-executable", binary(t))
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 	}
@@ -184,7 +196,7 @@ func TestIntegrationExistingCluster(t *testing.T) {
 			continue
 		}
 		seen[j.Metadata["auto_tune_vllm_trial"]] = true
-		if j.Status != dashboard.Succeeded || !strings.HasPrefix(j.SubmissionID, "atv-"+name+"-trial-") {
+		if j.Status != dashboard.Succeeded || !strings.HasPrefix(j.SubmissionID, "atv-"+name+"-trial-") || !strings.HasPrefix(j.Entrypoint, "exec "+binary(t)+" trial run --spec ray-kv://") {
 			t.Errorf("job %s: %s %s", j.SubmissionID, j.Status, j.Message)
 		}
 	}
@@ -192,6 +204,28 @@ func TestIntegrationExistingCluster(t *testing.T) {
 		t.Errorf("jobs of the study by trial: %v", seen)
 	}
 	assertNoTrialJobs(t, name)
+
+	// A job that fails (its entrypoint cannot run) is a failed trial with
+	// Ray's reason and the job's log.
+	cfg2 := filepath.Join(s.root, "study2.yaml")
+	raw, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg2, []byte(strings.Replace(string(raw), "name: "+name, "name: "+name+"_bad", 1)), 0o644)
+	code, _, stderr = s.runIn(t, s.root, "optimize", "--config", cfg2, "--ray-address", foreign.Address, "--ray-executable", "/nonexistent/auto-tune-vllm", "--max-consecutive-failures", "1")
+	if code != exitFailure || !strings.Contains(stderr, "too many consecutive failed trials") {
+		t.Errorf("exit %d; stderr:\n%s", code, stderr)
+	}
+	bad := storedTrials(t, s.root, name+"_bad")
+	if len(bad) > 0 {
+		t.Logf("failed trial: %q", bad[0].UserAttrs[study.AttrErrorMessage])
+	}
+	if len(bad) != 1 || bad[0].State != study.Fail || bad[0].UserAttrs[study.AttrErrorType] != "ray_job_failed" ||
+		!strings.Contains(bad[0].UserAttrs[study.AttrErrorMessage].(string), "failed: Job entrypoint command failed with exit code 127: ") ||
+		!strings.Contains(bad[0].UserAttrs[study.AttrErrorMessage].(string), "/nonexistent/auto-tune-vllm") {
+		t.Errorf("trials: %+v", bad)
+	}
+	if log, err := os.ReadFile(filepath.Join(s.root, "logs", name+"_bad", "trial_0", "job.log")); err != nil || !strings.Contains(string(log), "/nonexistent/auto-tune-vllm") {
+		t.Errorf("job.log: %v\n%s", err, log)
+	}
 	existingClusterTools(t, s, foreign)
 }
 
@@ -302,6 +336,59 @@ func TestIntegrationRaySIGINTResumable(t *testing.T) {
 	}
 	if study.Completed(trials) != 3 || interrupted == 0 {
 		t.Errorf("after resume: %d completed, %d interrupted", study.Completed(trials), interrupted)
+	}
+	assertNoTrialJobs(t, name)
+	s.assertClean(t)
+}
+
+// trial run --spec FILE replays one trial here and prints its result.
+func TestTrialRunFromFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a simulated server: not run with -short")
+	}
+	dir := raytest.Root(t)
+	spec, err := trial.EncodeSpec(trial.Spec{
+		Number: 3, Server: []string{"{self}", "simulate", "{model}", "--sim-speedup", "10", "--sim-startup-seconds", "0.1"},
+		Model: "replay-" + filepath.Base(dir), StartupTimeout: 30 * time.Second,
+		Flags: []trial.Flag{{Name: "max_num_seqs", Value: int64(16)}},
+		Bench: bench.Options{Concurrency: 4, Duration: 500 * time.Millisecond, Prompt: bench.TokenDist{Mean: 32}, Output: bench.TokenDist{Mean: 8}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "spec.json")
+	os.WriteFile(path, spec, 0o644)
+	s := &sandbox{root: dir, state: filepath.Join(dir, "state"), bin: "/nonexistent"}
+	code, out, stderr := s.runIn(t, dir, "trial", "run", "--spec", path, "--log-dir", filepath.Join(dir, "logs"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	res, errText, err := trial.DecodeResult([]byte(out))
+	if err != nil || errText != "" || res.Failure != nil || res.Metrics["output_tokens_per_second_mean"] <= 0 || !strings.Contains(strings.Join(res.Command, " "), "--max-num-seqs 16") {
+		t.Fatalf("result %+v %q %v\n%s", res, errText, err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "logs", "trial_3", "server.log")); err != nil {
+		t.Error(err)
+	}
+	code, _, stderr = s.runIn(t, dir, "trial", "run", "--spec", "ray-kv://only-a-namespace")
+	if code != exitFailure || !strings.Contains(stderr, "want ray-kv://NAMESPACE/ID") {
+		t.Errorf("bad reference: exit %d %s", code, stderr)
+	}
+	raytest.NoLeftovers(t, "replay-"+filepath.Base(dir))
+}
+
+// Token auth (RAY_AUTH_MODE=token): the Jobs API, and the trial runners
+// talking to GCS from inside their jobs, use the token.
+func TestIntegrationRayTrialsWithTokenAuth(t *testing.T) {
+	s := newSandbox(t)
+	s.extraEnv = []string{"RAY_AUTH_MODE=token", "RAY_AUTH_TOKEN=atv-test-token-0123456789abcdef0123456789abcdef"}
+	cfg, name := rayStudyFile(t, s, 1, 1)
+	code, _, stderr := s.runIn(t, s.root, "optimize", "--config", cfg, "--start-ray-head", "--dashboard-host", "127.0.0.1")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	if n := study.Completed(storedTrials(t, s.root, name)); n != 1 {
+		t.Errorf("%d trials completed", n)
 	}
 	assertNoTrialJobs(t, name)
 	s.assertClean(t)

@@ -62,14 +62,14 @@ func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f
 		self(cfg.Server.Command)
 	}
 	self(cfg.Benchmark.Command)
-	return runStudy(ctx, g, cfg, text, f, resume, func(string, int) (tune.Backend, error) {
+	return runStudy(ctx, g, cfg, text, f, resume, false, func(string, int) (tune.Backend, error) {
 		return localBackend(ctx, g, f, cfg), nil
 	})
 }
 
 // runStudy opens (or resumes) the study, runs it on the backend that
 // newBackend makes for it, and prints the report.
-func runStudy(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool, newBackend func(study string, concurrency int) (tune.Backend, error)) error {
+func runStudy(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume, remote bool, newBackend func(study string, concurrency int) (tune.Backend, error)) error {
 	opened, err := tune.Open(context.WithoutCancel(ctx), cfg, text, resume)
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func runStudy(ctx context.Context, g *globals, cfg *config.Study, text []byte, f
 	}()
 	runErr := tune.Run(ctx, tune.RunOptions{
 		Config: cfg, Study: opened.Study, Backend: backend, Concurrency: conc,
-		MaxConsecutiveFailures: f.MaxConsecutiveFailures, LogDir: f.LogDir, BaseEnv: g.io.Environ, Logger: g.log,
+		MaxConsecutiveFailures: f.MaxConsecutiveFailures, LogDir: f.LogDir, BaseEnv: g.io.Environ, Remote: remote, Logger: g.log,
 	})
 	trials, err := opened.Study.Trials(context.WithoutCancel(ctx))
 	if err != nil {

@@ -224,7 +224,7 @@ func (b *Backend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) 
 	if job.Status == dashboard.Stopped {
 		class, what = JobStopped, "was stopped from outside the tuner"
 	}
-	msg := fmt.Sprintf("Ray job %s %s: %s", id, what, strings.TrimSpace(job.Message))
+	msg := fmt.Sprintf("Ray job %s %s: %s", id, what, jobMessage(job.Message, logs))
 	if collectErr != nil {
 		msg += "; " + collectErr.Error()
 	}
@@ -363,6 +363,22 @@ func resultLine(logs string) []byte {
 	}
 	line, _, _ := strings.Cut(logs[i+len(ResultPrefix):], "\n")
 	return []byte(line)
+}
+
+// jobMessage is Ray's reason without the copy of the logs Ray appends to
+// it, followed by the job log's last line (usually the error itself).
+func jobMessage(msg, logs string) string {
+	msg, appended, found := strings.Cut(msg, ", last available logs")
+	msg = strings.TrimSpace(msg)
+	if _, l, ok := strings.Cut(appended, ":\n"); found && ok && strings.TrimSpace(l) != "" {
+		// Ray read these after the entrypoint exited; the job log we fetched
+		// may lag behind them.
+		logs = l
+	}
+	if last := strings.TrimSpace(tail(logs, 1)); last != "" {
+		msg += ": " + last
+	}
+	return msg
 }
 
 func tail(s string, lines int) string {

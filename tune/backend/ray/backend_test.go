@@ -130,3 +130,18 @@ func TestResultLine(t *testing.T) {
 		t.Error("found a result in logs without one")
 	}
 }
+
+func TestJobMessage(t *testing.T) {
+	tests := []struct{ msg, logs, want string }{
+		{"Job entrypoint command failed with exit code 127, last available logs (truncated to 20,000 chars):\nsh: 1: exec: x: not found\n",
+			"Running entrypoint for job j: exec x\n", "Job entrypoint command failed with exit code 127: sh: 1: exec: x: not found"},
+		{"Job was intentionally stopped.", "", "Job was intentionally stopped."},
+		{"Job entrypoint command failed with exit code 1, last available logs (truncated to 20,000 chars):\nboom\n", "Running entrypoint for job j: x\n",
+			"Job entrypoint command failed with exit code 1: boom"},
+	}
+	for _, tt := range tests {
+		if got := jobMessage(tt.msg, tt.logs); got != tt.want {
+			t.Errorf("jobMessage(%q) = %q, want %q", tt.msg, got, tt.want)
+		}
+	}
+}
