@@ -34,7 +34,7 @@ type RunOptions struct {
 	// Remote: trials run on other machines (Ray), whose tools are not
 	// this machine's; they detect them themselves.
 	Remote bool
-	Logger                 *slog.Logger
+	Logger *slog.Logger
 }
 
 // ErrTooManyFailures stops a study whose trials keep failing.

@@ -51,17 +51,10 @@ func loadStudy(g *globals, path string, trials int) (*config.Study, []byte, erro
 func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool) error {
 	// {self} in a command is this program (for `simulate`). On Ray the node
 	// that runs the trial puts in its own path.
-	self := func(argv []string) {
-		for i, a := range argv {
-			if a == "{self}" {
-				argv[i] = g.io.Executable
-			}
-		}
-	}
 	if cfg.Server != nil {
-		self(cfg.Server.Command)
+		trial.Self(cfg.Server.Command, g.io.Executable)
 	}
-	self(cfg.Benchmark.Command)
+	trial.Self(cfg.Benchmark.Command, g.io.Executable)
 	return runStudy(ctx, g, cfg, text, f, resume, false, func(string, int) (tune.Backend, error) {
 		return localBackend(ctx, g, f, cfg), nil
 	})
@@ -157,11 +150,7 @@ func reportOptions(cfg *config.Study, name, self string) report.Options {
 			template = cfg.Server.Command
 		}
 		argv := trial.Argv(template, cfg.Benchmark.Model, flags, "", 0)
-		for i, a := range argv {
-			if a == "{self}" { // left for the nodes of a Ray cluster
-				argv[i] = self
-			}
-		}
+		trial.Self(argv, self)    // left in the config for the nodes of a Ray cluster
 		return argv[:len(argv)-2] // without the --port the tuner adds
 	}}
 }

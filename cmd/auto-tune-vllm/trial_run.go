@@ -45,13 +45,8 @@ func (c *trialRunCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Spec, err)
 	}
-	for _, argv := range [][]string{s.Server, s.BenchCommand} {
-		for i, a := range argv {
-			if a == "{self}" {
-				argv[i] = g.io.Executable
-			}
-		}
-	}
+	trial.Self(s.Server, g.io.Executable)
+	trial.Self(s.BenchCommand, g.io.Executable)
 	s.LogDir = filepath.Join(c.LogDir, fmt.Sprintf("trial_%d", s.Number))
 	s.BaseEnv, s.Logger = g.io.Environ, g.log
 	res, runErr := trial.Run(ctx, s)

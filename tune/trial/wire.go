@@ -165,30 +165,21 @@ func decodeFlags(ws []wireFlag) ([]Flag, error) {
 		switch w.Type {
 		case "null":
 		case "int":
-			var v int64
-			err = json.Unmarshal(w.Value, &v)
-			f.Value = v
+			f.Value, err = unmarshalAs[int64](w.Value)
 		case "float":
-			var v float64
-			if err = json.Unmarshal(w.Value, &v); err != nil {
-				var s string
-				if json.Unmarshal(w.Value, &s) == nil {
-					v, err = strconv.ParseFloat(s, 64)
+			if f.Value, err = unmarshalAs[float64](w.Value); err != nil {
+				// NaN and ±Inf travel as strings.
+				var s any
+				if s, err = unmarshalAs[string](w.Value); err == nil {
+					f.Value, err = strconv.ParseFloat(s.(string), 64)
 				}
 			}
-			f.Value = v
 		case "bool":
-			var v bool
-			err = json.Unmarshal(w.Value, &v)
-			f.Value = v
+			f.Value, err = unmarshalAs[bool](w.Value)
 		case "string":
-			var v string
-			err = json.Unmarshal(w.Value, &v)
-			f.Value = v
+			f.Value, err = unmarshalAs[string](w.Value)
 		case "json":
-			var v any
-			err = json.Unmarshal(w.Value, &v)
-			f.Value = v
+			f.Value, err = unmarshalAs[any](w.Value)
 		default:
 			err = fmt.Errorf("unknown type %q", w.Type)
 		}
@@ -198,6 +189,12 @@ func decodeFlags(ws []wireFlag) ([]Flag, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+func unmarshalAs[T any](raw json.RawMessage) (any, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
 type wireResult struct {
@@ -257,6 +254,16 @@ func DecodeResult(b []byte) (*Result, string, error) {
 		r.Failure = &Failure{Class: f.Class, Message: f.Message, Tail: f.Tail}
 	}
 	return r, w.Error, nil
+}
+
+// Self puts exe in place of {self} in a command: this program, wherever
+// the trial runs.
+func Self(argv []string, exe string) {
+	for i, a := range argv {
+		if a == "{self}" {
+			argv[i] = exe
+		}
+	}
 }
 
 // GPUNeed is the number of GPUs a trial's flags ask for: tensor × pipeline ×

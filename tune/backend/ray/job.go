@@ -90,13 +90,8 @@ func RunJob(ctx context.Context, ns, id string, o JobOptions) error {
 	if s.StopGrace <= 0 {
 		s.StopGrace = jobStopGrace
 	}
-	for _, argv := range [][]string{s.Server, s.BenchCommand} {
-		for i, a := range argv {
-			if a == "{self}" {
-				argv[i] = o.Self
-			}
-		}
-	}
+	trial.Self(s.Server, o.Self)
+	trial.Self(s.BenchCommand, o.Self)
 	res, runErr := trial.Run(ctx, s)
 	out, err := trial.EncodeResult(res, runErr)
 	if err != nil {
