@@ -13,7 +13,6 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/gcs"
 	"github.com/auto-tune-vllm/auto-tune-vllm/gcs/dashboard"
 	"github.com/auto-tune-vllm/auto-tune-vllm/head"
-	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/raytest"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
@@ -60,28 +59,7 @@ func rayStudyFile(t *testing.T, s *sandbox, trials, seconds int) (path, name str
 // (its command line names the study's KV namespace, not the temp dir).
 func assertNoTrialJobs(t *testing.T, name string) {
 	t.Helper()
-	marker := "ray-kv://auto_tune_vllm_" + name + "/"
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		snap, _ := proc.Snapshot(context.Background())
-		var left []string
-		for _, p := range snap {
-			if !p.Zombie && strings.Contains(p.CommandLine(), marker) {
-				left = append(left, p.CommandLine())
-				if time.Now().After(deadline) {
-					proc.Kill(p.PID, p.StartTime, syscall.SIGKILL)
-				}
-			}
-		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("trial runners left: %q", left)
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	raytest.NoLeftovers(t, "ray-kv://auto_tune_vllm_"+name+"/")
 }
 
 // The spec's CI/CD use case: an ephemeral head starts, every trial runs as
@@ -259,7 +237,7 @@ func TestIntegrationRayHeadKilledMidStudy(t *testing.T) {
 	if err != nil || len(states) != 1 {
 		t.Fatalf("states: %v %v", states, err)
 	}
-	waitTrialRunning(t, s, name)
+	waitTrialRunning(t, s)
 	// The head's whole process group: GCS, raylet, dashboard.
 	syscall.Kill(-states[0].PGID, syscall.SIGKILL)
 	start := time.Now()
@@ -282,15 +260,14 @@ func TestIntegrationRayHeadKilledMidStudy(t *testing.T) {
 	s.assertClean(t)
 }
 
-// waitTrialRunning waits until a trial's server answers on the node, i.e.
-// its job is running.
-func waitTrialRunning(t *testing.T, s *sandbox, name string) {
+// waitTrialRunning waits until a trial's server runs on the node (from the
+// package unpacked under the sandbox), i.e. its job is running.
+func waitTrialRunning(t *testing.T, s *sandbox) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		snap, _ := proc.Snapshot(context.Background())
-		for _, p := range snap {
-			if strings.Contains(p.CommandLine(), "simulate ray-sim") && strings.Contains(p.CommandLine(), s.root) {
+		for _, p := range raytest.Leftovers(s.root) {
+			if strings.Contains(p.CommandLine(), "simulate ray-sim") {
 				time.Sleep(time.Second)
 				return
 			}
@@ -307,7 +284,7 @@ func TestIntegrationRaySIGINTResumable(t *testing.T) {
 	cfg, name := rayStudyFile(t, s, 3, 20)
 	tl := s.startIn(t, s.root, "optimize", "--config", cfg, "--start-ray-head")
 	tl.waitFor(t, "Running baseline")
-	waitTrialRunning(t, s, name)
+	waitTrialRunning(t, s)
 	syscall.Kill(tl.cmd.Process.Pid, syscall.SIGINT)
 	if code := tl.wait(t); code != exitInterrupted {
 		t.Errorf("exit %d after SIGINT\n%s", code, tl.stderr)
