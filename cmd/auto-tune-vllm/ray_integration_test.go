@@ -370,3 +370,54 @@ func TestIntegrationRayTrialsWithTokenAuth(t *testing.T) {
 	assertNoTrialJobs(t, name)
 	s.assertClean(t)
 }
+
+// Two nodes: a head with no CPUs for jobs and a worker with one. Every trial
+// runs on the worker, one at a time (the cluster's CPUs bound concurrency),
+// and a trial that would need more than any one node has is refused.
+func TestIntegrationRayTrialsOnWorkerNode(t *testing.T) {
+	s := newSandbox(t)
+	foreign := raytest.StartForeignWith(t, s.bin, s.root, []string{"--num-cpus=0"})
+	foreign.StartWorker(t, s.bin, "--num-cpus=1")
+	cfg, name := rayStudyFile(t, s, 2, 1)
+
+	code, _, stderr := s.runIn(t, s.root, "optimize", "--config", cfg, "--ray-address", foreign.Address, "--ray-cpus-per-trial", "2")
+	if code != exitFailure || !strings.Contains(stderr, "asks for 2 CPU(s), but the largest node of the Ray cluster") {
+		t.Errorf("exit %d; stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = s.runIn(t, s.root, "optimize", "--config", cfg, "--ray-address", foreign.Address)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "2 trials at once were asked for, but only 1 fit") {
+		t.Errorf("no concurrency warning:\n%s", stderr)
+	}
+	ctx := context.Background()
+	c, err := gcs.Dial(ctx, foreign.Address, gcs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nodes, _ := c.Nodes(ctx)
+	worker := ""
+	for _, n := range nodes {
+		if n.Alive && !n.Head {
+			worker = n.ID
+		}
+	}
+	if worker == "" {
+		t.Fatalf("no worker node among %+v", nodes)
+	}
+	ran := 0
+	for _, j := range foreignJobs(t, foreign.Address) {
+		if j.Metadata["auto_tune_vllm_study"] == name {
+			ran++
+			if j.DriverNodeID != worker || j.Status != dashboard.Succeeded {
+				t.Errorf("job %s: %s on node %s, want the worker %s", j.SubmissionID, j.Status, j.DriverNodeID, worker)
+			}
+		}
+	}
+	if ran != 3 || study.Completed(storedTrials(t, s.root, name)) != 2 {
+		t.Errorf("%d jobs ran", ran)
+	}
+	assertNoTrialJobs(t, name)
+}

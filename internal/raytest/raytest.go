@@ -88,6 +88,13 @@ func freePort(t testing.TB) int {
 // test, and the test then checks nothing of it is left.
 func StartForeign(t testing.TB, bin, root string, extraEnv ...string) *Foreign {
 	t.Helper()
+	return StartForeignWith(t, bin, root, nil, extraEnv...)
+}
+
+// StartForeignWith is StartForeign with more `ray start` arguments (e.g.
+// --num-cpus=0 for a head that runs no jobs).
+func StartForeignWith(t testing.TB, bin, root string, args []string, extraEnv ...string) *Foreign {
+	t.Helper()
 	tempDir := filepath.Join(root, "foreign")
 	if err := os.MkdirAll(tempDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -99,6 +106,7 @@ func StartForeign(t testing.TB, bin, root string, extraEnv ...string) *Foreign {
 		"--ray-client-server-port=" + strconv.Itoa(freePort(t)),
 		"--dashboard-agent-listen-port=" + strconv.Itoa(freePort(t)),
 		"--temp-dir=" + tempDir}
+	argv = append(argv, args...)
 	p, err := proc.Start(proc.Spec{Argv: argv, Env: Env(t, bin, extraEnv...), LogFile: filepath.Join(root, "foreign.log")})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +136,47 @@ func StartForeign(t testing.TB, bin, root string, extraEnv ...string) *Foreign {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("foreign head not ready after 90 s:\n%s", p.Tail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// StartWorker joins a worker node to the foreign head, on this host (it
+// shares the head's temp dir, so the head's leftover check covers it), and
+// waits until the cluster lists it alive. It is stopped at the end of the test.
+func (f *Foreign) StartWorker(t testing.TB, bin string, args ...string) *proc.Process {
+	t.Helper()
+	argv := append([]string{filepath.Join(bin, "ray"), "start", "--address=" + f.Address, "--block", "--disable-usage-stats"}, args...)
+	p, err := proc.Start(proc.Spec{Argv: argv, Env: Env(t, bin), LogFile: filepath.Join(filepath.Dir(f.TempDir), "worker.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p.Stop(ctx, 10*time.Second)
+		NoLeftovers(t, "", p.PGID)
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if p.Exited() {
+			t.Fatalf("worker node exited: %v", p.Err())
+		}
+		if c, err := gcs.Dial(context.Background(), f.Address, gcs.Options{ProbeTimeout: time.Second}); err == nil {
+			nodes, err := c.Nodes(context.Background())
+			c.Close()
+			alive := 0
+			for _, n := range nodes {
+				if n.Alive {
+					alive++
+				}
+			}
+			if err == nil && alive >= 2 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker node not alive after 90 s:\n%s", p.Tail())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
