@@ -42,8 +42,9 @@ func RunJob(ctx context.Context, ns, id string, o JobOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// A job whose supervisor died (its node or head went away) is not
-	// stopped by anyone: it stops itself, and its server with it.
+	// When the job supervisor dies (its node or head went away), Ray 2.60
+	// SIGKILLs the entrypoint's group from a watcher process. The runner
+	// does not rely on that: it stops on its own, and its server with it.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	gone := proc.ParentGone(ctx, time.Second)
