@@ -23,6 +23,16 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary built for the tests (35 MB a run otherwise
+// left in the temp dir).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // binary builds the CLI once per test run.
 func binary(t *testing.T) string {
 	t.Helper()
