@@ -122,20 +122,34 @@ func StartForeignWith(t testing.TB, bin, root string, args []string, extraEnv ..
 			token = v
 		}
 	}
+	waitNodes(t, p, f.Address, token, 1, "foreign head")
+	return f
+}
+
+// waitNodes waits until the cluster at address lists n alive nodes, failing
+// the test if p (what should bring them up) exits first.
+func waitNodes(t testing.TB, p *proc.Process, address, token string, n int, what string) {
+	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		if p.Exited() {
-			t.Fatalf("foreign head exited: %v", p.Err())
+			t.Fatalf("%s exited: %v", what, p.Err())
 		}
-		if c, err := gcs.Dial(context.Background(), f.Address, gcs.Options{Token: token, ProbeTimeout: time.Second}); err == nil {
+		if c, err := gcs.Dial(context.Background(), address, gcs.Options{Token: token, ProbeTimeout: time.Second}); err == nil {
 			nodes, err := c.Nodes(context.Background())
 			c.Close()
-			if err == nil && len(nodes) > 0 && nodes[0].Alive {
-				return f
+			alive := 0
+			for _, node := range nodes {
+				if node.Alive {
+					alive++
+				}
+			}
+			if err == nil && alive >= n {
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("foreign head not ready after 90 s:\n%s", p.Tail())
+			t.Fatalf("%s not ready after 90 s:\n%s", what, p.Tail())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -157,29 +171,8 @@ func (f *Foreign) StartWorker(t testing.TB, bin string, args ...string) *proc.Pr
 		p.Stop(ctx, 10*time.Second)
 		NoLeftovers(t, "", p.PGID)
 	})
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		if p.Exited() {
-			t.Fatalf("worker node exited: %v", p.Err())
-		}
-		if c, err := gcs.Dial(context.Background(), f.Address, gcs.Options{ProbeTimeout: time.Second}); err == nil {
-			nodes, err := c.Nodes(context.Background())
-			c.Close()
-			alive := 0
-			for _, n := range nodes {
-				if n.Alive {
-					alive++
-				}
-			}
-			if err == nil && alive >= 2 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("worker node not alive after 90 s:\n%s", p.Tail())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitNodes(t, p, f.Address, "", 2, "worker node")
+	return p
 }
 
 // Alive reports whether the foreign head's `ray start` still runs.
