@@ -6,7 +6,6 @@ import (
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
 )
 
 // GPUNeeds is the fewest and the most GPUs any trial of the study asks for
@@ -18,8 +17,7 @@ func GPUNeeds(cfg *config.Study) (lo, hi int) {
 	for _, name := range sizes {
 		l, h := 1.0, 1.0
 		for _, v := range cfg.Static {
-			if norm(v.Name) == name {
-				n := float64(trial.GPUNeed([]trial.Flag{{Name: name, Value: v.Value}}))
+			if n, ok := number(v.Value); ok && norm(v.Name) == name {
 				l, h = n, n
 			}
 		}
@@ -34,8 +32,7 @@ func GPUNeeds(cfg *config.Study) (lo, hi int) {
 		}
 		if cfg.Baseline != nil {
 			for _, v := range cfg.Baseline.Parameters {
-				if norm(v.Name) == name {
-					n := float64(trial.GPUNeed([]trial.Flag{{Name: name, Value: v.Value}}))
+				if n, ok := number(v.Value); ok && norm(v.Name) == name {
 					l, h = math.Min(l, n), math.Max(h, n)
 				}
 			}

@@ -57,7 +57,11 @@ func (o *rayFlags) run(ctx context.Context, g *globals, cfg *config.Study, text 
 	if backend == "local" {
 		return runLocal(ctx, g, cfg, text, f, resume)
 	}
-	cluster, err := o.connect(ctx, g)
+	token, err := gcs.LoadToken(g.io.Getenv, g.io.Home)
+	if err != nil {
+		return err
+	}
+	cluster, err := o.connect(ctx, g, token.Value)
 	if err != nil {
 		return err
 	}
@@ -85,7 +89,7 @@ func (o *rayFlags) run(ctx context.Context, g *globals, cfg *config.Study, text 
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
-	b, err := o.backend(g, cluster)
+	b, err := o.backend(g, cluster, token.Value)
 	if err != nil {
 		return err
 	}
@@ -101,16 +105,12 @@ func (o *rayFlags) run(ctx context.Context, g *globals, cfg *config.Study, text 
 	})
 }
 
-func (o *rayFlags) backend(g *globals, cluster *rayb.Cluster) (*rayb.Backend, error) {
+func (o *rayFlags) backend(g *globals, cluster *rayb.Cluster, token string) (*rayb.Backend, error) {
 	if cluster.Info.Dashboard == "" {
 		return nil, fmt.Errorf("the Ray cluster at %s has no dashboard: trials are submitted through its Jobs API (start the head with --include-dashboard=true)", cluster.Info.Address)
 	}
-	token, err := gcs.LoadToken(g.io.Getenv, g.io.Home)
-	if err != nil {
-		return nil, err
-	}
 	b := &rayb.Backend{
-		GCS: cluster.Client, Jobs: dashboard.New(cluster.Info.Dashboard, token.Value), Cluster: cluster.Info,
+		GCS: cluster.Client, Jobs: dashboard.New(cluster.Info.Dashboard, token), Cluster: cluster.Info,
 		Executable: g.io.Executable, RemoteExecutable: o.RayExecutable, CPUsPerTrial: o.RayCPUsPerTrial,
 		LogLevel: g.LogLevel, Logger: g.log,
 	}
@@ -127,11 +127,7 @@ func headLost(c *rayb.Cluster) <-chan struct{} {
 	return c.Head.Lost()
 }
 
-func (o *rayFlags) connect(ctx context.Context, g *globals) (*rayb.Cluster, error) {
-	token, err := gcs.LoadToken(g.io.Getenv, g.io.Home)
-	if err != nil {
-		return nil, err
-	}
+func (o *rayFlags) connect(ctx context.Context, g *globals, token string) (*rayb.Cluster, error) {
 	tempRoot := o.RayTempDir
 	if tempRoot == "" {
 		tempRoot = g.io.tempRoot()
@@ -139,7 +135,7 @@ func (o *rayFlags) connect(ctx context.Context, g *globals) (*rayb.Cluster, erro
 	return rayb.Connect(ctx, rayb.ClusterOptions{
 		Find:         gcs.FindOptions{Address: o.RayAddress, Getenv: g.io.Getenv},
 		StartHead:    o.StartRayHead,
-		Token:        token.Value,
+		Token:        token,
 		ProbeTimeout: o.RayProbeTimeout,
 		Logger:       g.log,
 		Head: head.Options{

@@ -167,7 +167,7 @@ func TestIntegrationExistingCluster(t *testing.T) {
 	if n := study.Completed(storedTrials(t, s.root, name)); n != 2 {
 		t.Errorf("%d trials completed", n)
 	}
-	jobs := foreignJobs(t, foreign.Address)
+	jobs := foreignJobs(t, foreign)
 	seen := map[string]bool{}
 	for _, j := range jobs {
 		if j.Metadata["auto_tune_vllm_study"] != name {
@@ -207,19 +207,9 @@ func TestIntegrationExistingCluster(t *testing.T) {
 	existingClusterTools(t, s, foreign)
 }
 
-func foreignJobs(t *testing.T, address string) []dashboard.Job {
+func foreignJobs(t *testing.T, foreign *raytest.Foreign) []dashboard.Job {
 	t.Helper()
-	ctx := context.Background()
-	c, err := gcs.Dial(ctx, address, gcs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	url, err := c.DashboardURL(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := dashboard.New(url, "").Jobs(ctx)
+	jobs, err := dashboard.New(foreign.DashboardURL(t), "").Jobs(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +398,7 @@ func TestIntegrationRayTrialsOnWorkerNode(t *testing.T) {
 		t.Fatalf("no worker node among %+v", nodes)
 	}
 	ran := 0
-	for _, j := range foreignJobs(t, foreign.Address) {
+	for _, j := range foreignJobs(t, foreign) {
 		if j.Metadata["auto_tune_vllm_study"] == name {
 			ran++
 			if j.DriverNodeID != worker || j.Status != dashboard.Succeeded {

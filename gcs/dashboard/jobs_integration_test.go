@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auto-tune-vllm/auto-tune-vllm/gcs"
 	"github.com/auto-tune-vllm/auto-tune-vllm/gcs/dashboard"
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/raytest"
 )
@@ -24,16 +23,7 @@ func TestIntegrationJobs(t *testing.T) {
 	f := raytest.StartForeign(t, bin, raytest.Root(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	g, err := gcs.Dial(ctx, f.Address, gcs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	url, err := g.DashboardURL(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dashboard.New(url, "")
+	c := dashboard.New(f.DashboardURL(t), "")
 	for {
 		if _, err := c.Version(ctx); err == nil {
 			break

@@ -175,6 +175,22 @@ func (f *Foreign) StartWorker(t testing.TB, bin string, args ...string) *proc.Pr
 	return p
 }
 
+// DashboardURL is the dashboard address the head published in GCS.
+func (f *Foreign) DashboardURL(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := gcs.Dial(ctx, f.Address, gcs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	url, err := c.DashboardURL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
 // Alive reports whether the foreign head's `ray start` still runs.
 func (f *Foreign) Alive() bool { return !f.Proc.Exited() }
 

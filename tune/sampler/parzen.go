@@ -127,13 +127,7 @@ func (d *dimension) addCheap(p *point, acc []float64) {
 		}
 	default:
 		for u, mu := range d.uMu {
-			dist := 0.0
-			if mu < p.l {
-				dist = p.l - mu
-			} else if mu > p.r {
-				dist = mu - p.r
-			}
-			z := dist * d.uInv[u]
+			z := gap(mu, p.l, p.r) * d.uInv[u]
 			b := p.logWidth + d.uBase[u] - 0.5*z*z
 			if b > 0 {
 				b = 0
@@ -474,14 +468,7 @@ func (dim *dimension) cheap(p *point, k int) float64 {
 		z := (p.t - dim.uMu[u]) * dim.uInv[u]
 		return dim.uBase[u] - z*z/2
 	}
-	mu := dim.uMu[u]
-	dist := 0.0
-	if mu < p.l {
-		dist = p.l - mu
-	} else if mu > p.r {
-		dist = mu - p.r
-	}
-	z := dist * dim.uInv[u]
+	z := gap(dim.uMu[u], p.l, p.r) * dim.uInv[u]
 	return math.Min(p.logWidth+dim.uBase[u]-z*z/2, 0) - dim.uNorm[u]
 }
 
@@ -558,4 +545,15 @@ func compareIndexed(a, b indexed) int {
 		return 1
 	}
 	return a.i - b.i
+}
+
+// gap is how far x lies outside [l, r] (0 inside).
+func gap(x, l, r float64) float64 {
+	switch {
+	case x < l:
+		return l - x
+	case x > r:
+		return x - r
+	}
+	return 0
 }

@@ -36,7 +36,7 @@ func (b *Backend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) 
 	if b.GPUs == nil {
 		return trial.Run(ctx, s)
 	}
-	need := Need(s.Flags)
+	need := trial.GPUNeed(s.Flags)
 	ids, err := b.GPUs.Acquire(ctx, need)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -91,9 +91,6 @@ func (b *Backend) waitGone(ctx context.Context, number int, ids []int, before ma
 		time.Sleep(poll)
 	}
 }
-
-// Need is the number of GPUs a trial's flags ask for.
-func Need(flags []trial.Flag) int { return trial.GPUNeed(flags) }
 
 // Slots is the configured concurrency, at most one trial per GPU.
 func (b *Backend) Slots(context.Context) (int, error) {

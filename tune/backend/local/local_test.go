@@ -13,10 +13,10 @@ import (
 
 func TestNeedAndSlots(t *testing.T) {
 	t.Parallel()
-	if n := Need([]trial.Flag{{Name: "tensor_parallel_size", Value: int64(2)}, {Name: "pipeline-parallel-size", Value: int64(2)}, {Name: "max_num_seqs", Value: int64(8)}}); n != 4 {
+	if n := trial.GPUNeed([]trial.Flag{{Name: "tensor_parallel_size", Value: int64(2)}, {Name: "pipeline-parallel-size", Value: int64(2)}, {Name: "max_num_seqs", Value: int64(8)}}); n != 4 {
 		t.Errorf("need %d", n)
 	}
-	if n := Need(nil); n != 1 {
+	if n := trial.GPUNeed(nil); n != 1 {
 		t.Errorf("need %d", n)
 	}
 	b := &Backend{Concurrency: 8, GPUs: gpu.NewAllocator([]int{0, 1})}

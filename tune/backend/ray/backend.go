@@ -170,9 +170,6 @@ func (b *Backend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.GCS.KVPut(ctx, ns, id+"/spec", spec, true); err != nil {
-		return nil, b.lost(fmt.Errorf("trial %d: store its spec in GCS: %w", s.Number, err))
-	}
 	req := dashboard.SubmitRequest{
 		SubmissionID:      id,
 		Entrypoint:        b.entrypoint(ns, id),
@@ -187,10 +184,12 @@ func (b *Backend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) 
 	if b.RemoteExecutable == "" {
 		uri, err := b.upload(ctx)
 		if err != nil {
-			b.GCS.KVDel(context.WithoutCancel(ctx), ns, id+"/", true)
 			return nil, b.lost(fmt.Errorf("trial %d: %w", s.Number, err))
 		}
 		req.RuntimeEnv = map[string]any{"working_dir": uri}
+	}
+	if _, err := b.GCS.KVPut(ctx, ns, id+"/spec", spec, true); err != nil {
+		return nil, b.lost(fmt.Errorf("trial %d: store its spec in GCS: %w", s.Number, err))
 	}
 	b.track(id, true)
 	defer b.track(id, false)
