@@ -2,27 +2,26 @@ package tune
 
 import (
 	"math"
-	"strings"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
 )
 
 // GPUNeeds is the fewest and the most GPUs any trial of the study asks for
 // (tensor × pipeline × data parallel size, baselines included), so a
 // backend can refuse a study that no node could run before anything starts.
 func GPUNeeds(cfg *config.Study) (lo, hi int) {
-	sizes := []string{"tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"}
 	lo, hi = 1, 1
-	for _, name := range sizes {
+	for _, name := range trial.ParallelSizes {
 		l, h := 1.0, 1.0
 		for _, v := range cfg.Static {
-			if n, ok := number(v.Value); ok && norm(v.Name) == name {
+			if n, ok := trial.Number(v.Value); ok && trial.Canonical(v.Name) == name {
 				l, h = n, n
 			}
 		}
 		for _, p := range cfg.Parameters {
-			if p.Env || norm(p.Name) != name {
+			if p.Env || trial.Canonical(p.Name) != name {
 				continue
 			}
 			l, h = math.Inf(1), math.Inf(-1)
@@ -32,7 +31,7 @@ func GPUNeeds(cfg *config.Study) (lo, hi int) {
 		}
 		if cfg.Baseline != nil {
 			for _, v := range cfg.Baseline.Parameters {
-				if n, ok := number(v.Value); ok && norm(v.Name) == name {
+				if n, ok := trial.Number(v.Value); ok && trial.Canonical(v.Name) == name {
 					l, h = math.Min(l, n), math.Max(h, n)
 				}
 			}
@@ -46,8 +45,6 @@ func GPUNeeds(cfg *config.Study) (lo, hi int) {
 	return lo, hi
 }
 
-func norm(name string) string { return strings.ReplaceAll(name, "-", "_") }
-
 // bounds is what a distribution can yield, as far as its bounds matter.
 func bounds(d space.Distribution) []float64 {
 	switch x := d.(type) {
@@ -58,7 +55,7 @@ func bounds(d space.Distribution) []float64 {
 	case *space.Categorical:
 		var out []float64
 		for _, c := range x.Choices {
-			if v, ok := number(c); ok {
+			if v, ok := trial.Number(c); ok {
 				out = append(out, v)
 			}
 		}

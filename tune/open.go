@@ -129,7 +129,7 @@ func NewSampler(cfg *config.Study, seed uint64) (sampler.Sampler, error) {
 	case "nsga2":
 		return &sampler.NSGA2{Seed: seed}, nil
 	case "tpe":
-		return sampler.NewTPE(sampler.TPEOptions{Seed: seed, NStartup: cfg.NStartupTrials, NoStartup: cfg.NStartupTrials == 0}, false), nil
+		return sampler.NewTPE(sampler.TPEOptions{Seed: seed, NStartup: cfg.NStartupTrials, NoStartup: cfg.NStartupTrials == 0}), nil
 	}
 	return nil, fmt.Errorf("unknown sampler %q", cfg.Sampler)
 }

@@ -35,6 +35,10 @@ type RunOptions struct {
 	// this machine's; they detect them themselves.
 	Remote bool
 	Logger *slog.Logger
+	// Observer, if set, hears every running trial's events (phases, metrics
+	// so far); returning true stops that trial's benchmark, and the trial is
+	// stored PRUNED with what it measured.
+	Observer func(number int, e trial.Event) (stop bool)
 }
 
 // ErrTooManyFailures stops a study whose trials keep failing.
@@ -106,10 +110,8 @@ func (r *runner) baselines(ctx context.Context) error {
 	}
 	done := map[int]bool{}
 	for _, t := range trials {
-		if t.UserAttrs[study.AttrIsBaseline] == true && t.State == study.Complete {
-			if c, ok := t.UserAttrs[study.AttrBaselineConcurrency].(float64); ok {
-				done[int(c)] = true
-			}
+		if t.Kind() == study.Baseline && t.State == study.Complete {
+			done[t.BaselineConcurrency()] = true
 		}
 	}
 	for _, c := range cfg.Baseline.ConcurrencyLevels {
@@ -247,6 +249,7 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 		}
 	}
 	spec := r.spec(a, flags, env, baselineConcurrency)
+	spec.Observe = r.observe(tctx, a)
 	res, err := r.o.Backend.Run(ctx, spec)
 	if err != nil {
 		reason := err.Error()
@@ -264,11 +267,11 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 		return err
 	}
 	attrs := map[string]any{
-		"vllm_startup_duration_seconds": round2(res.Startup.Seconds()),
-		"benchmark_duration_seconds":    round2(res.Bench.Seconds()),
-		"total_duration_seconds":        round2(res.Total.Seconds()),
-		"command":                       strings.Join(res.Command, " "),
-		"log_dir":                       res.LogDir,
+		study.AttrStartupSeconds: round2(res.Startup.Seconds()),
+		study.AttrBenchSeconds:   round2(res.Bench.Seconds()),
+		study.AttrTotalSeconds:   round2(res.Total.Seconds()),
+		study.AttrCommand:        strings.Join(res.Command, " "),
+		study.AttrLogDir:         res.LogDir,
 	}
 	result := study.Result{UserAttrs: attrs, Start: res.Start, End: res.End}
 	if res.Failure != nil {
@@ -295,6 +298,14 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 	for k, v := range res.Metrics {
 		attrs[study.MetricAttrPrefix+k] = v
 	}
+	if res.Stopped {
+		// Stopped while benchmarking: Optuna's PRUNED, its last intermediate
+		// value kept with the trial.
+		attrs[study.AttrTrialStatus] = "pruned"
+		result.State = study.Pruned
+		r.log.Info(fmt.Sprintf("Trial %d stopped early (pruned)", a.Number))
+		return r.tell(tctx, a, result)
+	}
 	var missing []string
 	for _, obj := range cfg.Objectives {
 		v, ok := res.Metrics[obj.Key()]
@@ -313,8 +324,7 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 		return r.tell(tctx, a, result)
 	}
 	for _, slo := range cfg.SLOs {
-		key := config.Objective{Metric: slo.Metric, Percentile: slo.Percentile}.Key()
-		v := res.Metrics[key]
+		v := res.Metrics[slo.Key()]
 		c := -1.0
 		if slo.Max != nil {
 			c = math.Max(c, v-*slo.Max)
@@ -369,7 +379,7 @@ func (r *runner) paramConstraints(a *study.Asked, flags []trial.Flag) []float64 
 	}
 	vars := map[string]float64{}
 	for _, f := range flags {
-		if v, ok := number(f.Value); ok {
+		if v, ok := trial.Number(f.Value); ok {
 			vars[f.Name] = v
 		}
 	}
@@ -382,21 +392,6 @@ func (r *runner) paramConstraints(a *study.Asked, flags []trial.Flag) []float64 
 		out = append(out, v)
 	}
 	return out
-}
-
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return float64(x), true
-	case float64:
-		return x, true
-	case bool:
-		if x {
-			return 1, true
-		}
-		return 0, true
-	}
-	return 0, false
 }
 
 func (r *runner) spec(a *study.Asked, flags, env []trial.Flag, concurrency int) trial.Spec {

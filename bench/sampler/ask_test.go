@@ -19,7 +19,7 @@ func BenchmarkAsk1000(b *testing.B) {
 		vals, c := s.eval(external(s.space, p))
 		h.Trials = append(h.Trials, sampler.Trial{Number: i, State: sampler.Complete, Params: p, Values: vals, Constraints: []float64{c}})
 	}
-	tpe := sampler.NewTPE(sampler.TPEOptions{Seed: 0}, false)
+	tpe := sampler.NewTPE(sampler.TPEOptions{Seed: 0})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		tpe.Sample(h, s.space, 1000+i)
@@ -41,7 +41,7 @@ func BenchmarkStudyAsk1000(b *testing.B) {
 		vals, c := s.eval(a.External)
 		rnd.Tell(ctx, a, study.Result{State: study.Complete, Values: vals, Constraints: []float64{c}})
 	}
-	tpe, _, _ := study.Resume(ctx, st, study.Options{Name: "ask", Space: s.space, Sampler: sampler.NewTPE(sampler.TPEOptions{Seed: 0}, false)})
+	tpe, _, _ := study.Resume(ctx, st, study.Options{Name: "ask", Space: s.space, Sampler: sampler.NewTPE(sampler.TPEOptions{Seed: 0})})
 	tpe.Trials(ctx) // warm the cache, as a running study has
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -145,7 +145,7 @@ func newSampler(name string, seed uint64) sampler.Sampler {
 	if name == "nsga2" {
 		return &sampler.NSGA2{Seed: seed}
 	}
-	return sampler.NewTPE(sampler.TPEOptions{Seed: seed}, false)
+	return sampler.NewTPE(sampler.TPEOptions{Seed: seed})
 }
 
 func external(sp space.Space, p map[string]float64) map[string]any {
@@ -326,7 +326,7 @@ func askLatency(n int) float64 {
 		vals, c := s.eval(external(s.space, p))
 		h.Trials = append(h.Trials, sampler.Trial{Number: i, State: sampler.Complete, Params: p, Values: vals, Constraints: []float64{c}})
 	}
-	tpe := sampler.NewTPE(sampler.TPEOptions{Seed: 0}, false)
+	tpe := sampler.NewTPE(sampler.TPEOptions{Seed: 0})
 	var times []float64
 	for k := 0; k < 10; k++ {
 		t0 := time.Now()
@@ -362,7 +362,7 @@ func studyAskLatency(n int) float64 {
 		vals, c := s.eval(a.External)
 		rnd.Tell(ctx, a, study.Result{State: study.Complete, Values: vals, Constraints: []float64{c}})
 	}
-	tpe, _, err := study.Resume(ctx, st, study.Options{Name: "ask", Space: s.space, Sampler: sampler.NewTPE(sampler.TPEOptions{Seed: 0}, false)})
+	tpe, _, err := study.Resume(ctx, st, study.Options{Name: "ask", Space: s.space, Sampler: sampler.NewTPE(sampler.TPEOptions{Seed: 0})})
 	if err != nil {
 		panic(err)
 	}

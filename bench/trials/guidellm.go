@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"os"
 	"path/filepath"
 	"time"
@@ -58,9 +59,9 @@ func compareGuideLLM(ctx context.Context, bin string) {
 		url := serve(0, 16)
 		o, g := ours(url, conc, 10*time.Second, 16), guide(url, conc, 10*time.Second, 16)
 		fmt.Printf("| instant, 16 tokens | %d | %.0f | %.0f | %.1f× | %.0f | %.0f |\n", conc,
-			o[bench.RequestThroughput+"_mean"], g[bench.RequestThroughput+"_mean"],
-			o[bench.RequestThroughput+"_mean"]/g[bench.RequestThroughput+"_mean"],
-			o[bench.OutputThroughput+"_mean"], g[bench.OutputThroughput+"_mean"])
+			o[metric.RequestThroughput+"_mean"], g[metric.RequestThroughput+"_mean"],
+			o[metric.RequestThroughput+"_mean"]/g[metric.RequestThroughput+"_mean"],
+			o[metric.OutputThroughput+"_mean"], g[metric.OutputThroughput+"_mean"])
 	}
 	fmt.Println("\n| configured TTFT | server's actual p50 / ours p50 (error) | server's actual p50 / GuideLLM p50 (error) |")
 	fmt.Println("|---|---|---|")
@@ -72,7 +73,7 @@ func compareGuideLLM(ctx context.Context, bin string) {
 		g := guide(url, 8, 5*time.Second, 4)
 		ag := actual()
 		fmt.Printf("| %.0f ms | %.3f / %.3f ms (%+.3f) | %.3f / %.3f ms (%+.3f) |\n", want,
-			ao, o[bench.TTFT+"_median"], o[bench.TTFT+"_median"]-ao, ag, g[bench.TTFT+"_median"], g[bench.TTFT+"_median"]-ag)
+			ao, o[metric.TTFT+"_median"], o[metric.TTFT+"_median"]-ao, ag, g[metric.TTFT+"_median"], g[metric.TTFT+"_median"]-ag)
 	}
 	fmt.Println()
 }

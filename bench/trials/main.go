@@ -15,6 +15,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"io"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		fmt.Printf("| instant, 16 tokens | %d | %.0f | %.0f | %d |\n", conc, s.Metrics[bench.RequestThroughput+"_mean"], s.Metrics[bench.OutputThroughput+"_mean"], s.Errors)
+		fmt.Printf("| instant, 16 tokens | %d | %.0f | %.0f | %d |\n", conc, s.Metrics[metric.RequestThroughput+"_mean"], s.Metrics[metric.OutputThroughput+"_mean"], s.Errors)
 	}
 
 	fmt.Println("\n## TTFT accuracy (server sleeps a fixed TTFT before the first token; concurrency 8)")
@@ -63,8 +64,8 @@ func main() {
 			fail(err)
 		}
 		want := float64(ttft) / float64(time.Millisecond)
-		got, act := s.Metrics[bench.TTFT+"_median"], actual()
-		fmt.Printf("| %.0f ms | %.3f ms | %.3f ms | %+.3f ms | %+.3f ms | %.3f ms |\n", want, act, got, got-act, got-want, s.Metrics[bench.TTFT+"_p99"])
+		got, act := s.Metrics[metric.TTFT+"_median"], actual()
+		fmt.Printf("| %.0f ms | %.3f ms | %.3f ms | %+.3f ms | %+.3f ms | %.3f ms |\n", want, act, got, got-act, got-want, s.Metrics[metric.TTFT+"_p99"])
 	}
 
 	overhead, rss := study(ctx, *tool)

@@ -96,14 +96,14 @@ func reportError(ctx context.Context, io streams, err error) int {
 	}
 	var noCluster *rayb.NoClusterError
 	var ee *exitError
+	var hinted interface{ Hint() string }
 	switch {
 	case errors.Is(context.Cause(ctx), errInterrupted) || errors.Is(err, errInterrupted):
 		fmt.Fprintf(io.Stderr, "ERROR: %v\n", context.Cause(ctx))
 		return exitInterrupted
 	case errors.As(err, &noCluster):
-		fmt.Fprintln(io.Stderr, err.Error())
-		fmt.Fprintln(io.Stderr, "Use --start-ray-head to automatically start a Ray head, or start one manually:")
-		fmt.Fprintln(io.Stderr, "  ray start --head")
+		// The spec's exact form: the message without "ERROR:", then the hint.
+		fmt.Fprintf(io.Stderr, "%v\n%s\n", err, noCluster.Hint())
 		return exitFailure
 	case errors.As(err, &ee):
 		if ee.err != nil {
@@ -116,6 +116,9 @@ func reportError(ctx context.Context, io streams, err error) int {
 		msg = "Failed to connect to Ray cluster: " + msg
 	}
 	fmt.Fprintf(io.Stderr, "ERROR: %s\n", msg)
+	if errors.As(err, &hinted) {
+		fmt.Fprintln(io.Stderr, hinted.Hint())
+	}
 	return exitFailure
 }
 

@@ -62,6 +62,27 @@ func TestNoClusterExactError(t *testing.T) {
 	}
 }
 
+// --start-ray-head with an address that does not answer starts nothing and
+// says why, instead of suggesting the flag just given.
+func TestStartHeadWithDeadAddress(t *testing.T) {
+	t.Parallel()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := l.Addr().String()
+	l.Close()
+	state := t.TempDir()
+	code, _, stderr := runCLI(t, map[string]string{"TMPDIR": t.TempDir()}, "optimize", "--config", studyFile(t),
+		"--start-ray-head", "--ray-address", closed, "--state-dir", state)
+	want := "ERROR: Failed to connect to Ray cluster: the cluster at " + closed + " (--ray-address) does not answer: "
+	if code != exitFailure || !strings.Contains(stderr, want) ||
+		!strings.Contains(stderr, "--start-ray-head starts a head only when no address is given") ||
+		strings.Contains(stderr, "Use --start-ray-head") || strings.Contains(stderr, "starting Ray head") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Errorf("a head was recorded: %v", entries)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
 	cfg := studyFile(t)

@@ -149,9 +149,9 @@ func reportOptions(cfg *config.Study, name, self string) report.Options {
 		if cfg.Server != nil {
 			template = cfg.Server.Command
 		}
-		argv := trial.Argv(template, cfg.Benchmark.Model, flags, "", 0)
-		trial.Self(argv, self)    // left in the config for the nodes of a Ray cluster
-		return argv[:len(argv)-2] // without the --port the tuner adds
+		argv := trial.Argv(template, cfg.Benchmark.Model, flags, "", 0) // no --port: the user's own
+		trial.Self(argv, self)                                          // left in the config for the nodes of a Ray cluster
+		return argv
 	}}
 }
 

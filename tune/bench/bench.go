@@ -66,6 +66,19 @@ type Options struct {
 	Seed         uint64
 	Client       *http.Client
 	Logger       *slog.Logger
+	// Progress, if set, hears how the run goes every ProgressEvery (default
+	// 1 s), from one goroutine; returning true stops the run early, and the
+	// summary then covers what was measured until then (Summary.Stopped).
+	Progress      func(Snapshot) (stop bool)
+	ProgressEvery time.Duration
+}
+
+// Snapshot is a run in progress.
+type Snapshot struct {
+	Elapsed time.Duration // since the run started
+	Warmup  bool          // still warming up: Metrics is nil
+	// Metrics so far, as in Summary.Metrics, over the measured time up to now.
+	Metrics map[string]float64
 }
 
 // Record is one request.
@@ -109,13 +122,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		runCtx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
+	runCtx, stop := context.WithCancel(runCtx)
+	defer stop()
 	var agg aggregator
+	var stopped time.Time // when Progress asked to stop; zero if it did not
 	done := make(chan struct{})
 	go func() {
-		for rec := range r.records {
-			agg.add(rec)
-		}
-		close(done)
+		defer close(done)
+		stopped = r.collect(&agg, stop)
 	}()
 	if o.RequestRate > 0 {
 		r.poisson(runCtx)
@@ -128,11 +142,58 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, fmt.Errorf("bench: %w", context.Cause(ctx))
 	}
 	end := time.Now()
+	if !stopped.IsZero() {
+		end = stopped
+	}
 	if !deadline.IsZero() && end.After(deadline) {
 		end = deadline // requests cut at the deadline do not stretch the window
 	}
 	measured := end.Sub(r.start) - o.Warmup
-	return agg.summary(measured, r.dropped), nil
+	sum := agg.summary(measured, r.droppedSoFar())
+	sum.Stopped = !stopped.IsZero()
+	return sum, nil
+}
+
+// collect aggregates the records until the run ends, and tells Progress how
+// it goes; when Progress says stop, it stops the run and returns when.
+func (r *runner) collect(agg *aggregator, stop func()) (stopped time.Time) {
+	var tick <-chan time.Time
+	if r.o.Progress != nil {
+		every := r.o.ProgressEvery
+		if every <= 0 {
+			every = time.Second
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case rec, ok := <-r.records:
+			if !ok {
+				return stopped
+			}
+			agg.add(rec)
+		case now := <-tick:
+			if !stopped.IsZero() {
+				continue
+			}
+			snap := Snapshot{Elapsed: now.Sub(r.start), Warmup: now.Sub(r.start) < r.o.Warmup}
+			if !snap.Warmup {
+				snap.Metrics = agg.summary(snap.Elapsed-r.o.Warmup, r.droppedSoFar()).Metrics
+			}
+			if r.o.Progress(snap) {
+				stopped = now
+				stop()
+			}
+		}
+	}
+}
+
+func (r *runner) droppedSoFar() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
 }
 
 type runner struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -132,8 +133,8 @@ func TestStreamParsing(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.wantToks > 0 {
-				if s.Requests != 2 || s.Errors != 0 || s.Metrics[OutputTokenCount+"_mean"] != float64(tt.wantToks) {
-					t.Errorf("requests %d errors %d (%s) tokens %v", s.Requests, s.Errors, s.FirstError, s.Metrics[OutputTokenCount+"_mean"])
+				if s.Requests != 2 || s.Errors != 0 || s.Metrics[metric.OutputTokenCount+"_mean"] != float64(tt.wantToks) {
+					t.Errorf("requests %d errors %d (%s) tokens %v", s.Requests, s.Errors, s.FirstError, s.Metrics[metric.OutputTokenCount+"_mean"])
 				}
 				return
 			}
@@ -157,16 +158,16 @@ func TestClosedLoopMetrics(t *testing.T) {
 		t.Errorf("requests %d calls %d max in flight %d", s.Requests, f.calls.Load(), f.maxSeen.Load())
 	}
 	// Measurement is causal: nothing can beat the server's own delays.
-	if s.Metrics[TTFT+"_min"] < 20 || s.Metrics[ITL+"_min"] < 2 || s.Metrics[RequestLatency+"_min"] < 0.038 {
-		t.Errorf("ttft %v itl %v latency %v", s.Metrics[TTFT+"_min"], s.Metrics[ITL+"_min"], s.Metrics[RequestLatency+"_min"])
+	if s.Metrics[metric.TTFT+"_min"] < 20 || s.Metrics[metric.ITL+"_min"] < 2 || s.Metrics[metric.RequestLatency+"_min"] < 0.038 {
+		t.Errorf("ttft %v itl %v latency %v", s.Metrics[metric.TTFT+"_min"], s.Metrics[metric.ITL+"_min"], s.Metrics[metric.RequestLatency+"_min"])
 	}
-	for _, k := range []string{OutputThroughput, OutputThroughput + "_mean", RequestLatency + "_p95", TTFT + "_p99", ITL + "_median", RequestThroughput + "_mean", "errors"} {
+	for _, k := range []string{metric.OutputThroughput, metric.OutputThroughput + "_mean", metric.RequestLatency + "_p95", metric.TTFT + "_p99", metric.ITL + "_median", metric.RequestThroughput + "_mean", "errors"} {
 		if _, ok := s.Metrics[k]; !ok {
 			t.Errorf("metric %s missing", k)
 		}
 	}
 	want := 24 * 10 / s.Duration.Seconds()
-	if got := s.Metrics[OutputThroughput+"_mean"]; got < want*0.999 || got > want*1.001 {
+	if got := s.Metrics[metric.OutputThroughput+"_mean"]; got < want*0.999 || got > want*1.001 {
 		t.Errorf("output tok/s mean %v, want total/duration %v", got, want)
 	}
 }

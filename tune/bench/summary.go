@@ -1,24 +1,12 @@
 package bench
 
 import (
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-)
-
-// Metric names, as GuideLLM and the Python auto-tune-vllm report them.
-const (
-	RequestLatency    = "request_latency" // seconds
-	TTFT              = "time_to_first_token_ms"
-	ITL               = "inter_token_latency_ms"   // (latency − TTFT) / (tokens − 1), per request
-	TPOT              = "time_per_output_token_ms" // latency / tokens, per request
-	OutputThroughput  = "output_tokens_per_second"
-	RequestThroughput = "requests_per_second"
-	TokenThroughput   = "tokens_per_second"
-	PromptTokenCount  = "prompt_token_count"
-	OutputTokenCount  = "output_token_count"
 )
 
 // Summary is a finished run.
@@ -36,6 +24,8 @@ type Summary struct {
 	Metrics map[string]float64
 	// FirstError is an example failure, for messages.
 	FirstError string
+	// Stopped: Options.Progress ended the run before its duration.
+	Stopped bool
 }
 
 type aggregator struct {
@@ -52,9 +42,9 @@ func (a *aggregator) summary(measured time.Duration, dropped int) *Summary {
 		secs = 1
 	}
 	buckets := map[string][]float64{
-		OutputThroughput:  make([]float64, secs),
-		RequestThroughput: make([]float64, secs),
-		TokenThroughput:   make([]float64, secs),
+		metric.OutputThroughput:  make([]float64, secs),
+		metric.RequestThroughput: make([]float64, secs),
+		metric.TokenThroughput:   make([]float64, secs),
 	}
 	var outTotal, promptTotal float64
 	origin := measuredStart(a.recs)
@@ -75,16 +65,16 @@ func (a *aggregator) summary(measured time.Duration, dropped int) *Summary {
 		}
 		s.Requests++
 		lat := r.E2E.Seconds()
-		dist[RequestLatency] = append(dist[RequestLatency], lat)
-		dist[TTFT] = append(dist[TTFT], ms(r.TTFT))
+		dist[metric.RequestLatency] = append(dist[metric.RequestLatency], lat)
+		dist[metric.TTFT] = append(dist[metric.TTFT], ms(r.TTFT))
 		if r.OutputTokens > 1 {
-			dist[ITL] = append(dist[ITL], ms(r.E2E-r.TTFT)/float64(r.OutputTokens-1))
+			dist[metric.ITL] = append(dist[metric.ITL], ms(r.E2E-r.TTFT)/float64(r.OutputTokens-1))
 		}
 		if r.OutputTokens > 0 {
-			dist[TPOT] = append(dist[TPOT], ms(r.E2E)/float64(r.OutputTokens))
+			dist[metric.TPOT] = append(dist[metric.TPOT], ms(r.E2E)/float64(r.OutputTokens))
 		}
-		dist[PromptTokenCount] = append(dist[PromptTokenCount], float64(r.PromptTokens))
-		dist[OutputTokenCount] = append(dist[OutputTokenCount], float64(r.OutputTokens))
+		dist[metric.PromptTokenCount] = append(dist[metric.PromptTokenCount], float64(r.PromptTokens))
+		dist[metric.OutputTokenCount] = append(dist[metric.OutputTokenCount], float64(r.OutputTokens))
 		outTotal += float64(r.OutputTokens)
 		promptTotal += float64(r.PromptTokens)
 		// Attributed to the second the request finished in.
@@ -95,15 +85,15 @@ func (a *aggregator) summary(measured time.Duration, dropped int) *Summary {
 		if b < 0 {
 			b = 0
 		}
-		buckets[OutputThroughput][b] += float64(r.OutputTokens)
-		buckets[RequestThroughput][b]++
-		buckets[TokenThroughput][b] += float64(r.OutputTokens + r.PromptTokens)
+		buckets[metric.OutputThroughput][b] += float64(r.OutputTokens)
+		buckets[metric.RequestThroughput][b]++
+		buckets[metric.TokenThroughput][b] += float64(r.OutputTokens + r.PromptTokens)
 	}
 	for name, xs := range dist {
 		put(s.Metrics, name, xs, math.NaN())
 	}
 	d := measured.Seconds()
-	totals := map[string]float64{OutputThroughput: outTotal, RequestThroughput: float64(s.Requests), TokenThroughput: outTotal + promptTotal}
+	totals := map[string]float64{metric.OutputThroughput: outTotal, metric.RequestThroughput: float64(s.Requests), metric.TokenThroughput: outTotal + promptTotal}
 	for name, xs := range buckets {
 		mean := math.NaN()
 		if d > 0 {
@@ -111,10 +101,10 @@ func (a *aggregator) summary(measured time.Duration, dropped int) *Summary {
 		}
 		put(s.Metrics, name, xs, mean)
 	}
-	s.Metrics["requests"] = float64(s.Requests)
-	s.Metrics["errors"] = float64(s.Errors)
-	s.Metrics["incomplete"] = float64(s.Incomplete)
-	s.Metrics["dropped"] = float64(s.Dropped)
+	s.Metrics[metric.Requests] = float64(s.Requests)
+	s.Metrics[metric.Errors] = float64(s.Errors)
+	s.Metrics[metric.Incomplete] = float64(s.Incomplete)
+	s.Metrics[metric.Dropped] = float64(s.Dropped)
 	return s
 }
 
@@ -154,15 +144,15 @@ func put(m map[string]float64, name string, xs []float64, mean float64) {
 	if math.IsNaN(mean) {
 		mean = avg
 	}
-	m[name+"_mean"] = mean
-	m[name+"_median"] = Percentile(sorted, 50)
-	m[name+"_min"] = sorted[0]
-	m[name+"_max"] = sorted[len(sorted)-1]
-	m[name+"_std_dev"] = math.Sqrt(sq / float64(len(sorted)))
-	for _, p := range []float64{50, 90, 95, 99} {
-		m[name+"_p"+strconv.Itoa(int(p))] = Percentile(sorted, p)
+	m[metric.Stat(name, metric.Mean)] = mean
+	m[metric.Stat(name, metric.Median)] = Percentile(sorted, 50)
+	m[metric.Stat(name, metric.Min)] = sorted[0]
+	m[metric.Stat(name, metric.Max)] = sorted[len(sorted)-1]
+	m[metric.Stat(name, metric.StdDev)] = math.Sqrt(sq / float64(len(sorted)))
+	for _, p := range metric.Percentiles {
+		m[metric.Stat(name, "p"+strconv.Itoa(int(p)))] = Percentile(sorted, p)
 	}
-	m[name] = m[name+"_median"]
+	m[name] = m[metric.Stat(name, metric.Median)]
 }
 
 // Percentile of sorted data with linear interpolation (numpy's default).

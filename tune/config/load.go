@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"os"
 	"regexp"
 	"strings"
@@ -31,9 +32,9 @@ var BenchmarkTypes = []string{"builtin", "guidellm", "vllm-bench", "command"}
 
 // Presets map to exactly the Python tool's objectives.
 var Presets = map[string][]Objective{
-	"high_throughput": {{MetricThroughput, "maximize", "mean"}},
-	"low_latency":     {{MetricLatency, "minimize", "p95"}},
-	"balanced":        {{MetricThroughput, "maximize", "mean"}, {MetricLatency, "minimize", "median"}},
+	"high_throughput": {{metric.OutputThroughput, "maximize", "mean"}},
+	"low_latency":     {{metric.RequestLatency, "minimize", "p95"}},
+	"balanced":        {{metric.OutputThroughput, "maximize", "mean"}, {metric.RequestLatency, "minimize", "median"}},
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -238,7 +239,7 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 	case approach != "":
 		d.fail(approachNode, field, "approach %s needs objectives: add `objectives:` with metric, direction and percentile", approach)
 	default:
-		s.Objectives = []Objective{{MetricThroughput, "maximize", "mean"}}
+		s.Objectives = []Objective{{metric.OutputThroughput, "maximize", "mean"}}
 	}
 	_ = presetNode
 	if s.Sampler == "nsga2" && len(s.Objectives) == 1 {
@@ -261,31 +262,31 @@ func (d *dec) legacyObjective(v *yaml.Node, f string) ([]Objective, bool) {
 		}
 		return []Objective{o}, false
 	case yaml.SequenceNode:
-		return []Objective{{MetricThroughput, "maximize", "median"}, {MetricLatency, "minimize", "median"}}, true
+		return []Objective{{metric.OutputThroughput, "maximize", "median"}, {metric.RequestLatency, "minimize", "median"}}, true
 	}
 	dir, ok := d.oneOf(v, f, "maximize", "minimize")
 	if !ok {
 		return nil, false
 	}
 	if dir == "maximize" {
-		return []Objective{{MetricThroughput, "maximize", "median"}}, true
+		return []Objective{{metric.OutputThroughput, "maximize", "median"}}, true
 	}
-	return []Objective{{MetricLatency, "minimize", "median"}}, true
+	return []Objective{{metric.RequestLatency, "minimize", "median"}}, true
 }
 
 func (d *dec) objective(n *yaml.Node, field string) (Objective, bool) {
 	o := Objective{Percentile: "median"}
 	before := len(d.errs)
 	d.mapping(n, field, map[string]handler{
-		"metric":     func(_, v *yaml.Node, f string) { o.Metric, _ = d.oneOf(v, f, Metrics...) },
+		"metric":     func(_, v *yaml.Node, f string) { o.Metric, _ = d.oneOf(v, f, metric.Objectives...) },
 		"direction":  func(_, v *yaml.Node, f string) { o.Direction, _ = d.oneOf(v, f, "maximize", "minimize") },
-		"percentile": func(_, v *yaml.Node, f string) { o.Percentile, _ = d.oneOf(v, f, Percentiles...) },
+		"percentile": func(_, v *yaml.Node, f string) { o.Percentile, _ = d.oneOf(v, f, metric.Stats...) },
 	})
 	if len(d.errs) > before {
 		return o, false
 	}
 	if o.Metric == "" || o.Direction == "" {
-		d.fail(n, field, "an objective needs metric (%s) and direction (maximize or minimize)", strings.Join(Metrics, ", "))
+		d.fail(n, field, "an objective needs metric (%s) and direction (maximize or minimize)", strings.Join(metric.Objectives, ", "))
 		return o, false
 	}
 	if o.Percentile == "p50" {
@@ -677,8 +678,8 @@ func (d *dec) slos(n *yaml.Node, field string, s *Study) {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		slo := SLO{Percentile: "median"}
 		d.mapping(c, f, map[string]handler{
-			"metric":     func(_, v *yaml.Node, f string) { slo.Metric, _ = d.oneOf(v, f, Metrics...) },
-			"percentile": func(_, v *yaml.Node, f string) { slo.Percentile, _ = d.oneOf(v, f, Percentiles...) },
+			"metric":     func(_, v *yaml.Node, f string) { slo.Metric, _ = d.oneOf(v, f, metric.Objectives...) },
+			"percentile": func(_, v *yaml.Node, f string) { slo.Percentile, _ = d.oneOf(v, f, metric.Stats...) },
 			"max": func(_, v *yaml.Node, f string) {
 				if x, ok := d.number(v, f); ok {
 					slo.Max = &x

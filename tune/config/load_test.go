@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Sampler != "tpe" || s.NTrials != 100 || s.NStartupTrials != 10 || s.MaxConcurrent != 1 ||
-		len(s.Objectives) != 1 || s.Objectives[0] != (Objective{MetricThroughput, "maximize", "mean"}) {
+		len(s.Objectives) != 1 || s.Objectives[0] != (Objective{metric.OutputThroughput, "maximize", "mean"}) {
 		t.Errorf("optimization defaults %+v", s)
 	}
 	if s.Benchmark.Model != DefaultModel || s.Benchmark.Rate != 50 || s.Benchmark.MaxSeconds != 300 || s.Benchmark.PromptTokens != 1000 {

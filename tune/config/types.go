@@ -7,6 +7,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"strings"
 	"time"
 
@@ -61,21 +62,6 @@ func (s *Study) Space() space.Space {
 	return out
 }
 
-// Metric names, as the Python tool and GuideLLM report them.
-const (
-	MetricThroughput = "output_tokens_per_second"
-	MetricLatency    = "request_latency"
-	MetricTTFT       = "time_to_first_token_ms"
-	MetricITL        = "inter_token_latency_ms"
-	MetricRPS        = "requests_per_second"
-)
-
-// Metrics lists the metrics objectives and SLOs may name.
-var Metrics = []string{MetricThroughput, MetricLatency, MetricTTFT, MetricITL, MetricRPS}
-
-// Percentiles lists the statistics an objective may use.
-var Percentiles = []string{"median", "p50", "p90", "p95", "p99", "mean"}
-
 // Objective is one optimisation target.
 type Objective struct {
 	Metric     string `json:"metric"`
@@ -85,12 +71,7 @@ type Objective struct {
 
 // Key is the metric key the Python tool stores: the bare metric for the
 // median, else <metric>_<percentile>.
-func (o Objective) Key() string {
-	if o.Percentile == "median" {
-		return o.Metric
-	}
-	return o.Metric + "_" + o.Percentile
-}
+func (o Objective) Key() string { return metric.Key(o.Metric, o.Percentile) }
 
 func (o Objective) String() string {
 	return fmt.Sprintf("%s %s (%s)", o.Direction, o.Metric, o.Percentile)
@@ -168,6 +149,9 @@ type SLO struct {
 	Max        *float64 `json:"max,omitempty"`
 	Min        *float64 `json:"min,omitempty"`
 }
+
+// Key is the stored metric the SLO limits.
+func (s SLO) Key() string { return metric.Key(s.Metric, s.Percentile) }
 
 func (s SLO) String() string {
 	var parts []string

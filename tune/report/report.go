@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
@@ -55,7 +56,7 @@ func Build(trials []study.Trial, o Options) *Model {
 	m := &Model{Study: o.Study, Objectives: o.Objectives}
 	var candidates []study.Trial
 	for _, t := range trials {
-		baseline := t.UserAttrs[study.AttrIsBaseline] == true
+		baseline := t.Kind() == study.Baseline
 		switch {
 		case t.State == study.Complete && baseline:
 			if m.Baseline == nil {
@@ -106,7 +107,8 @@ func entry(t study.Trial, o Options, base *Entry) *Entry {
 	return e
 }
 
-// front is the best trial for one objective, else the non-dominated set.
+// front is the best trial for one objective, else the non-dominated set,
+// by the first objective.
 func front(ts []study.Trial, objs []Objective) []study.Trial {
 	loss := func(t study.Trial, i int) float64 {
 		if objs[i].Maximize {
@@ -114,28 +116,18 @@ func front(ts []study.Trial, objs []Objective) []study.Trial {
 		}
 		return t.Values[i]
 	}
-	var out []study.Trial
-	for _, a := range ts {
-		dominated := false
-		for _, b := range ts {
-			better, worse := false, false
-			for i := range objs {
-				if loss(b, i) < loss(a, i) {
-					better = true
-				} else if loss(b, i) > loss(a, i) {
-					worse = true
-				}
-			}
-			if better && !worse {
-				dominated = true
-				break
-			}
-		}
-		if !dominated {
-			out = append(out, a)
+	losses := make([][]float64, len(ts))
+	for k, t := range ts {
+		losses[k] = make([]float64, len(objs))
+		for i := range objs {
+			losses[k][i] = loss(t, i)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return loss(out[i], 0) < loss(out[j], 0) })
+	var out []study.Trial
+	for _, k := range sampler.Front(losses) {
+		out = append(out, ts[k])
+	}
+	sort.SliceStable(out, func(i, j int) bool { return loss(out[i], 0) < loss(out[j], 0) })
 	if len(objs) == 1 && len(out) > 1 {
 		out = out[:1]
 	}

@@ -12,7 +12,7 @@ func benchHistory(b *testing.B, n int) (*History, *TPE) {
 		p, _ := r.Sample(h, sp, i)
 		h.Trials = append(h.Trials, Trial{Number: i, State: Complete, Params: p, Values: []float64{objective(p)}, Constraints: []float64{-1}})
 	}
-	return h, NewTPE(TPEOptions{Seed: 0}, false)
+	return h, NewTPE(TPEOptions{Seed: 0})
 }
 
 func BenchmarkTPESample100(b *testing.B)  { benchSample(b, 100) }

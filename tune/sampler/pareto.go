@@ -20,6 +20,18 @@ func dominates(a, b []float64) bool {
 	return strictly
 }
 
+// Front returns the indices of the non-dominated loss vectors (the Pareto
+// front), in input order. Equal vectors are all on it.
+func Front(loss [][]float64) []int {
+	var out []int
+	for i, r := range nonDominationRanks(loss, 1) {
+		if r == 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // nonDominationRanks gives each vector its Pareto rank (0 = front). Ranks
 // beyond what is needed to cover nBelow vectors are left at a large value.
 func nonDominationRanks(loss [][]float64, nBelow int) []int {

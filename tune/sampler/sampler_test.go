@@ -63,9 +63,11 @@ func testSpace(t *testing.T) space.Space {
 func samplers() map[string]func(seed uint64) Sampler {
 	f := false
 	return map[string]func(seed uint64) Sampler{
-		"random":          func(s uint64) Sampler { return Random{Seed: s} },
-		"tpe":             func(s uint64) Sampler { return NewTPE(TPEOptions{Seed: s, NStartup: 5}, false) },
-		"tpe-independent": func(s uint64) Sampler { return NewTPE(TPEOptions{Seed: s, NStartup: 5, Multivariate: &f}, true) },
+		"random": func(s uint64) Sampler { return Random{Seed: s} },
+		"tpe":    func(s uint64) Sampler { return NewTPE(TPEOptions{Seed: s, NStartup: 5}) },
+		"tpe-independent": func(s uint64) Sampler {
+			return NewTPE(TPEOptions{Seed: s, NStartup: 5, Multivariate: &f, NoConstantLiar: true})
+		},
 	}
 }
 
@@ -139,7 +141,7 @@ func TestTPEBeatsRandom(t *testing.T) {
 	var tpeWins int
 	for seed := uint64(0); seed < 10; seed++ {
 		r := best(run(t, Random{Seed: seed}, sp, 60, []Direction{Minimize}, nil))
-		p := best(run(t, NewTPE(TPEOptions{Seed: seed}, false), sp, 60, []Direction{Minimize}, nil))
+		p := best(run(t, NewTPE(TPEOptions{Seed: seed}), sp, 60, []Direction{Minimize}, nil))
 		if p < r {
 			tpeWins++
 		}
@@ -153,9 +155,9 @@ func TestConstraintsAndEdgeHistories(t *testing.T) {
 	t.Parallel()
 	sp := testSpace(t)
 	// Everything infeasible: still samples, in bounds.
-	run(t, NewTPE(TPEOptions{Seed: 1, NStartup: 3}, false), sp, 20, []Direction{Minimize}, func(map[string]float64) float64 { return 1 })
+	run(t, NewTPE(TPEOptions{Seed: 1, NStartup: 3}), sp, 20, []Direction{Minimize}, func(map[string]float64) float64 { return 1 })
 	// Feasibility is learnt: with max_num_seqs > 256 infeasible, TPE mostly stays below.
-	h := run(t, NewTPE(TPEOptions{Seed: 2, NStartup: 10}, false), sp, 80, []Direction{Minimize}, func(p map[string]float64) float64 { return p["max_num_seqs"] - 256 })
+	h := run(t, NewTPE(TPEOptions{Seed: 2, NStartup: 10}), sp, 80, []Direction{Minimize}, func(p map[string]float64) float64 { return p["max_num_seqs"] - 256 })
 	infeasible := 0
 	for _, tr := range h.Trials[40:] {
 		if tr.Infeasibility() > 0 {
@@ -166,9 +168,9 @@ func TestConstraintsAndEdgeHistories(t *testing.T) {
 		t.Errorf("%d of the last 40 trials infeasible", infeasible)
 	}
 	// Multi-objective, with running trials (constant liar) and failures.
-	mh := run(t, NewTPE(TPEOptions{Seed: 3, NStartup: 5}, false), sp, 30, []Direction{Maximize, Minimize}, nil)
+	mh := run(t, NewTPE(TPEOptions{Seed: 3, NStartup: 5}), sp, 30, []Direction{Maximize, Minimize}, nil)
 	mh.Trials = append(mh.Trials, Trial{Number: 30, State: Running, Params: mh.Trials[0].Params}, Trial{Number: 31, State: Failed})
-	if _, err := NewTPE(TPEOptions{Seed: 3}, false).Sample(mh, sp, 32); err != nil {
+	if _, err := NewTPE(TPEOptions{Seed: 3}).Sample(mh, sp, 32); err != nil {
 		t.Fatal(err)
 	}
 }

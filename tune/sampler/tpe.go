@@ -16,9 +16,10 @@ type TPEOptions struct {
 	NoStartup    bool // no random trials at all (n_startup_trials: 0)
 	NCandidates  int  // candidates drawn from l(x) per ask (default 24)
 	Multivariate *bool
-	// ConstantLiar counts RUNNING trials as bad ones, so parallel asks
-	// spread out instead of proposing the same point (default true).
-	ConstantLiar      bool
+	// NoConstantLiar stops counting RUNNING trials as bad ones. By default
+	// (Optuna's constant_liar=True here) they count, so parallel asks spread
+	// out instead of proposing the same point.
+	NoConstantLiar    bool
 	PriorWeight       float64 // default 1
 	ConsiderEndpoints bool    // default false
 	NoMagicClip       bool    // default: magic clip on
@@ -35,9 +36,8 @@ type TPE struct {
 
 var _ Sampler = (*TPE)(nil)
 
-// NewTPE applies Optuna's defaults to unset fields; ConstantLiar is on
-// unless noLiar is true.
-func NewTPE(o TPEOptions, noLiar bool) *TPE {
+// NewTPE applies Optuna's defaults to unset fields.
+func NewTPE(o TPEOptions) *TPE {
 	switch {
 	case o.NoStartup:
 		o.NStartup = 0
@@ -50,7 +50,6 @@ func NewTPE(o TPEOptions, noLiar bool) *TPE {
 	if o.PriorWeight == 0 {
 		o.PriorWeight = 1
 	}
-	o.ConstantLiar = !noLiar
 	return &TPE{o: o}
 }
 
@@ -92,7 +91,7 @@ func (t *TPE) Sample(h *History, sp space.Space, number int) (map[string]float64
 		if tr.Number == number {
 			continue
 		}
-		if tr.State == Complete || tr.State == Pruned || t.o.ConstantLiar && tr.State == Running {
+		if tr.State == Complete || tr.State == Pruned || !t.o.NoConstantLiar && tr.State == Running {
 			trials = append(trials, tr)
 		}
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"io"
 	"net/http"
 	"strings"
@@ -130,7 +131,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Requests != 12 || sum.Errors != 0 || sum.Metrics[bench.OutputTokenCount+"_mean"] != 16 || sum.Metrics[bench.PromptTokenCount+"_mean"] < 60 {
+	if sum.Requests != 12 || sum.Errors != 0 || sum.Metrics[metric.OutputTokenCount+"_mean"] != 16 || sum.Metrics[metric.PromptTokenCount+"_mean"] < 60 {
 		t.Errorf("bench: %+v %s", sum.Metrics, sum.FirstError)
 	}
 	chat, err := bench.Run(ctx, bench.Options{BaseURL: url, Model: "sim-model", Chat: true, Concurrency: 2, MaxRequests: 2, Output: bench.TokenDist{Mean: 3}})

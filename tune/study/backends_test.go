@@ -19,6 +19,7 @@ var conformance = map[string]func(*testing.T, opener){
 	"FailRunning":                     cFailRunning,
 	"AskTellBaselineDuplicatesResume": cAskTellBaselineDuplicatesResume,
 	"TrialCache":                      cTrialCache,
+	"Intermediate":                    cIntermediate,
 }
 
 func openWhere(t *testing.T, where string) (*SQL, string) {

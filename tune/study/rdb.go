@@ -482,6 +482,40 @@ func (s *SQL) FinishTrial(ctx context.Context, trialID int64, state State, value
 	})
 }
 
+func (s *SQL) SetIntermediate(ctx context.Context, trialID int64, step int, value float64) error {
+	val, typ := any(value), "FINITE"
+	switch {
+	case math.IsNaN(value):
+		val, typ = nil, "NAN"
+	case math.IsInf(value, 1):
+		val, typ = nil, "INF_POS"
+	case math.IsInf(value, -1):
+		val, typ = nil, "INF_NEG"
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT state FROM trials WHERE trial_id = ?`), trialID).Scan(&state); err != nil {
+			return err
+		}
+		if State(state).Finished() {
+			return ErrTrialFinished
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE trial_intermediate_values SET intermediate_value = ?, intermediate_value_type = ? WHERE trial_id = ? AND step = ?`), val, typ, trialID, step)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) VALUES (?, ?, ?, ?)`), trialID, step, val, typ)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("trial %d: intermediate value at step %d: %w", trialID, step, err)
+	}
+	return nil
+}
+
 func (s *SQL) Trials(ctx context.Context, studyID int64) ([]Trial, error) {
 	return s.TrialsAfter(ctx, studyID, 0)
 }
@@ -537,6 +571,9 @@ func (s *SQL) readChildren(ctx context.Context, in string, ids []any, trials []T
 		return err
 	}
 	if err := s.readValues(ctx, in, ids, trials, index); err != nil {
+		return err
+	}
+	if err := s.readIntermediate(ctx, in, ids, trials, index); err != nil {
 		return err
 	}
 	for _, a := range []struct {
@@ -621,6 +658,39 @@ func (s *SQL) readValues(ctx context.Context, in string, ids []any, trials []Tri
 	return rows.Err()
 }
 
+func (s *SQL) readIntermediate(ctx context.Context, in string, ids []any, trials []Trial, index map[int64]int) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT trial_id, step, intermediate_value, intermediate_value_type FROM trial_intermediate_values WHERE trial_id IN `+in), ids...)
+	if err != nil {
+		return fmt.Errorf("read intermediate values: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var step int
+		var v sql.NullFloat64
+		var typ string
+		if err := rows.Scan(&id, &step, &v, &typ); err != nil {
+			return fmt.Errorf("read intermediate values: %w", err)
+		}
+		x := v.Float64
+		switch typ {
+		case "INF_POS":
+			x = math.Inf(1)
+		case "INF_NEG":
+			x = math.Inf(-1)
+		case "NAN":
+			x = math.NaN()
+		}
+		if i, ok := index[id]; ok {
+			if trials[i].Intermediate == nil {
+				trials[i].Intermediate = map[int]float64{}
+			}
+			trials[i].Intermediate[step] = x
+		}
+	}
+	return rows.Err()
+}
+
 func (s *SQL) FailRunning(ctx context.Context, studyID int64, reason string) (int, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT trial_id FROM trials WHERE study_id = ? AND state = 'RUNNING'`), studyID)
 	if err != nil {
@@ -635,10 +705,10 @@ func (s *SQL) FailRunning(ctx context.Context, studyID int64, reason string) (in
 	rows.Close()
 	n := 0
 	for _, id := range ids {
-		if err := s.SetTrialAttr(ctx, id, false, "error_type", "interrupted"); err != nil {
+		if err := s.SetTrialAttr(ctx, id, false, AttrErrorType, "interrupted"); err != nil {
 			return n, err
 		}
-		if err := s.SetTrialAttr(ctx, id, false, "error_message", reason); err != nil {
+		if err := s.SetTrialAttr(ctx, id, false, AttrErrorMessage, reason); err != nil {
 			return n, err
 		}
 		if err := s.FinishTrial(ctx, id, Fail, nil); err != nil && !errors.Is(err, ErrTrialFinished) {

@@ -65,13 +65,16 @@ type Trial struct {
 	State  State
 	// Params holds internal values (a categorical's index) and Dists their
 	// distributions; External gives the user's values.
-	Params      map[string]float64
-	Dists       map[string]space.Distribution
-	Values      []float64 // may hold ±Inf; nil unless COMPLETE
-	Start       time.Time // zero if unset
-	Complete    time.Time
-	UserAttrs   map[string]any
-	SystemAttrs map[string]any
+	Params map[string]float64
+	Dists  map[string]space.Distribution
+	Values []float64 // may hold ±Inf; nil unless COMPLETE
+	// Intermediate holds the values reported while the trial ran, by step
+	// (Optuna's trial_intermediate_values; nil when none).
+	Intermediate map[int]float64
+	Start        time.Time // zero if unset
+	Complete     time.Time
+	UserAttrs    map[string]any
+	SystemAttrs  map[string]any
 }
 
 // External returns the user's value of parameter name.
@@ -123,6 +126,9 @@ type Storage interface {
 	// FinishTrial moves a RUNNING trial to a final state with its values
 	// (values only for COMPLETE). A finished trial is not changed again.
 	FinishTrial(ctx context.Context, trialID int64, state State, values []float64) error
+	// SetIntermediate stores the value a RUNNING trial reported at step
+	// (the last report of a step wins), as Optuna's trial.report does.
+	SetIntermediate(ctx context.Context, trialID int64, step int, value float64) error
 	// Trials returns every trial of the study, by number.
 	Trials(ctx context.Context, studyID int64) ([]Trial, error)
 	// TrialsAfter returns the trials except the finished ones with an ID ≤
@@ -131,7 +137,7 @@ type Storage interface {
 	// SetParams stores several parameters of a trial in one transaction.
 	SetParams(ctx context.Context, trialID int64, params []Param) error
 	// FailRunning fails every RUNNING trial of the study, recording reason
-	// (a trial user attribute, "fail_reason"), and returns how many.
+	// (the error_type and error_message user attributes), and returns how many.
 	FailRunning(ctx context.Context, studyID int64, reason string) (int, error)
 	Close() error
 }

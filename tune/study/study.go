@@ -24,11 +24,44 @@ const (
 	AttrStartTime           = "trial_start_time"
 	AttrEndTime             = "trial_end_time"
 	AttrDuplicateOf         = "duplicate_of"
+	// What a trial's run measured besides its metrics.
+	AttrStartupSeconds = "vllm_startup_duration_seconds"
+	AttrBenchSeconds   = "benchmark_duration_seconds"
+	AttrTotalSeconds   = "total_duration_seconds"
+	AttrCommand        = "command"
+	AttrLogDir         = "log_dir"
 	// MetricAttrPrefix prefixes every benchmark metric stored on a trial.
 	MetricAttrPrefix = "metric_"
 	// metricNamesKey is where Optuna (and optuna-dashboard) read objective names.
 	metricNamesKey = "study:metric_names"
 )
+
+// Kind says what a trial is for: the search proper, or the reference run
+// of vLLM's defaults that results are compared with.
+type Kind string
+
+const (
+	Search   Kind = "search"
+	Baseline Kind = "baseline"
+)
+
+// Kind reads the trial's kind from the user attribute the Python tool
+// writes, so studies it made read the same.
+func (t *Trial) Kind() Kind {
+	if t.UserAttrs[AttrIsBaseline] == true {
+		return Baseline
+	}
+	return Search
+}
+
+// BaselineConcurrency is the load level a baseline ran at (0 if not one).
+func (t *Trial) BaselineConcurrency() int {
+	if t.Kind() != Baseline {
+		return 0
+	}
+	c, _ := t.UserAttrs[AttrBaselineConcurrency].(float64)
+	return int(c)
+}
 
 // Study is a study opened for work: ask/tell over a Storage with a Sampler.
 type Study struct {
@@ -209,25 +242,11 @@ func (s *Study) Trials(ctx context.Context) ([]Trial, error) {
 	return all, nil
 }
 
-// Baseline returns the baseline trial, if one exists.
-func (s *Study) Baseline(ctx context.Context) (*Trial, error) {
-	trials, err := s.Trials(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for i := range trials {
-		if trials[i].UserAttrs[AttrIsBaseline] == true {
-			return &trials[i], nil
-		}
-	}
-	return nil, nil
-}
-
 // Completed counts COMPLETE trials other than the baseline: what n_trials counts.
 func Completed(trials []Trial) int {
 	n := 0
 	for _, t := range trials {
-		if t.State == Complete && t.UserAttrs[AttrIsBaseline] != true {
+		if t.State == Complete && t.Kind() == Search {
 			n++
 		}
 	}
@@ -238,6 +257,7 @@ func Completed(trials []Trial) int {
 type Asked struct {
 	ID       int64
 	Number   int
+	Kind     Kind
 	Params   map[string]float64 // internal values
 	External map[string]any
 	// Duplicate is an earlier COMPLETE trial with the same configuration;
@@ -257,7 +277,7 @@ func (s *Study) AskBaseline(ctx context.Context, concurrency int) (*Asked, error
 	if err := s.st.SetTrialAttr(ctx, id, false, AttrBaselineConcurrency, concurrency); err != nil {
 		return nil, err
 	}
-	return &Asked{ID: id, Number: number, Params: map[string]float64{}, External: map[string]any{}}, nil
+	return &Asked{ID: id, Number: number, Kind: Baseline, Params: map[string]float64{}, External: map[string]any{}}, nil
 }
 
 // Ask starts a trial with sampled parameters. The sampler sees every other
@@ -279,7 +299,7 @@ func (s *Study) Ask(ctx context.Context) (*Asked, error) {
 		s.st.FinishTrial(ctx, id, Fail, nil)
 		return nil, err
 	}
-	a := &Asked{ID: id, Number: number, Params: params, External: map[string]any{}}
+	a := &Asked{ID: id, Number: number, Kind: Search, Params: params, External: map[string]any{}}
 	rows := make([]Param, 0, len(s.space))
 	for _, p := range s.space {
 		v := params[p.Name]
@@ -291,7 +311,7 @@ func (s *Study) Ask(ctx context.Context) (*Asked, error) {
 	}
 	for i := range trials {
 		t := &trials[i]
-		if t.State == Complete && t.Number != number && t.UserAttrs[AttrIsBaseline] != true && sameParams(t.Params, params) {
+		if t.State == Complete && t.Number != number && t.Kind() == Search && sameParams(t.Params, params) {
 			a.Duplicate = t
 			break
 		}
@@ -332,7 +352,7 @@ func (s *Study) history(fresh []Trial) *sampler.History {
 // samplerTrial converts a stored trial; the baseline and enqueued (WAITING)
 // trials are not part of what samplers learn from.
 func samplerTrial(t Trial) (sampler.Trial, bool) {
-	if t.UserAttrs[AttrIsBaseline] == true || t.State == Waiting {
+	if t.Kind() != Search || t.State == Waiting {
 		return sampler.Trial{}, false
 	}
 	st := sampler.Failed
@@ -412,6 +432,11 @@ func (s *Study) Tell(ctx context.Context, a *Asked, r Result) error {
 		values = nil
 	}
 	return s.st.FinishTrial(ctx, a.ID, r.State, values)
+}
+
+// Report stores an intermediate value of a running trial.
+func (s *Study) Report(ctx context.Context, a *Asked, step int, value float64) error {
+	return s.st.SetIntermediate(ctx, a.ID, step, value)
 }
 
 // TellDuplicate completes a trial with the result of the earlier identical one.

@@ -71,9 +71,8 @@ func cAskTellBaselineDuplicatesResume(t *testing.T, open opener) {
 	if last.UserAttrs[AttrDuplicateOf] != float64(dup.Duplicate.Number) || last.Values[0] != dup.Duplicate.Values[0] || last.UserAttrs["metric_x"] != 1.0 {
 		t.Errorf("duplicate stored as %+v", last)
 	}
-	base, _ := s.Baseline(ctx)
-	if base == nil || base.Number != 0 {
-		t.Errorf("baseline %+v", base)
+	if base := trials[0]; base.Kind() != Baseline || base.BaselineConcurrency() == 0 || trials[1].Kind() != Search {
+		t.Errorf("kinds: trial 0 %s (concurrency %d), trial 1 %s", base.Kind(), base.BaselineConcurrency(), trials[1].Kind())
 	}
 	for _, tr := range s.history(trials[len(s.cache):]).Trials {
 		if tr.Number == 0 {

@@ -18,8 +18,8 @@ type Flag struct {
 
 // Argv builds the server command: the template with {model} replaced, then
 // the flags (static ones first, then sampled: the last one wins, as with
-// argparse), then --host (unless host is empty) and --port. Never through a
-// shell.
+// argparse), then --host (unless host is empty) and --port (unless 0: the
+// command a user runs by hand). Never through a shell.
 func Argv(template []string, model string, flags []Flag, host string, port int) []string {
 	argv := make([]string, 0, len(template)+2*len(flags)+4)
 	for _, t := range template {
@@ -42,6 +42,9 @@ func Argv(template []string, model string, flags []Flag, host string, port int) 
 	}
 	if host != "" {
 		argv = append(argv, "--host", host)
+	}
+	if port == 0 {
+		return argv
 	}
 	return append(argv, "--port", strconv.Itoa(port))
 }

@@ -20,8 +20,9 @@ import (
 // Spec is everything one trial needs.
 type Spec struct {
 	Number int
-	// Server is the command template ({model} replaced); empty means no
-	// server (not supported by the built-in benchmark).
+	// Server is the command template, with {model} where the model goes
+	// (filled in by Argv); empty means no server (the benchmark command is
+	// then the whole trial).
 	Server         []string
 	Model          string
 	Host           string // default 127.0.0.1
@@ -43,6 +44,9 @@ type Spec struct {
 	// StopGrace is how long the server gets after SIGTERM (default 30 s).
 	StopGrace time.Duration
 	Logger    *slog.Logger
+	// Observe, if set, hears the trial's phases and, from the built-in
+	// benchmark, its metrics every second; it may stop the benchmark.
+	Observe Observer
 }
 
 // Failure is why a trial produced no metrics.
@@ -65,6 +69,9 @@ type Result struct {
 	Start   time.Time
 	End     time.Time
 	LogDir  string
+	// Stopped: the observer stopped the benchmark early; Metrics hold what
+	// was measured until then.
+	Stopped bool
 }
 
 // Run runs the trial. Server and benchmark failures come back in
@@ -118,6 +125,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	}
 	res.Command = Argv(s.Server, s.Model, s.Flags, hostArg, port)
 	log.Info("starting server", "trial", s.Number, "command", proc.Quote(res.Command))
+	s.Observe.tell(Event{Phase: Starting, Elapsed: time.Since(res.Start)})
 	p, err := proc.Start(proc.Spec{Argv: res.Command, Env: Env(s.BaseEnv, s.EnvVars), LogFile: filepath.Join(s.LogDir, "server.log"), TailLines: 40})
 	if err != nil {
 		res.Failure = &Failure{Class: Crash, Message: err.Error()}
@@ -125,6 +133,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	}
 	// Stopped on every path, even after cancellation.
 	defer func() {
+		s.Observe.tell(Event{Phase: Stopping, Elapsed: time.Since(res.Start)})
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StopGrace+30*time.Second)
 		defer cancel()
 		if err := p.Stop(sctx, s.StopGrace); err != nil {
@@ -146,6 +155,12 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 
 	b := s.Bench
 	b.BaseURL, b.Model = base, s.Model
+	b.Progress = progress(s.Observe, res.Start, b.Warmup > 0)
+	phase := Benchmarking
+	if b.Warmup > 0 {
+		phase = WarmingUp
+	}
+	s.Observe.tell(Event{Phase: phase, Elapsed: time.Since(res.Start)})
 	// A server that dies mid-benchmark ends the benchmark at once.
 	bctx, bcancel := context.WithCancelCause(ctx)
 	defer bcancel(nil)
@@ -198,8 +213,31 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		res.Failure = &Failure{Class: BenchmarkFailed, Message: msg, Tail: p.Tail()}
 		return res, nil
 	}
-	res.Metrics = sum.Metrics
+	res.Metrics, res.Stopped = sum.Metrics, sum.Stopped
 	return res, nil
+}
+
+// progress turns the benchmark's snapshots into the observer's events: the
+// end of warm-up, then the metrics so far, a step a snapshot (a second).
+func progress(o Observer, start time.Time, warm bool) func(bench.Snapshot) bool {
+	if o == nil {
+		return nil
+	}
+	lastStep := 0
+	return func(snap bench.Snapshot) bool {
+		if snap.Warmup {
+			return false
+		}
+		if warm {
+			warm = false
+			if o(Event{Phase: Benchmarking, Elapsed: time.Since(start)}) {
+				return true
+			}
+		}
+		step := lastStep + 1
+		lastStep = step
+		return o(Event{Phase: Benchmarking, Step: step, Elapsed: time.Since(start), Metrics: snap.Metrics})
+	}
 }
 
 func freePort(host string) (int, error) {

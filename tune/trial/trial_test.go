@@ -3,6 +3,7 @@ package trial
 import (
 	"context"
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -108,7 +109,7 @@ func TestRunSimulator(t *testing.T) {
 	if err != nil || res.Failure != nil {
 		t.Fatalf("%v %+v", err, res.Failure)
 	}
-	if res.Metrics[bench.OutputThroughput+"_mean"] <= 0 || res.Metrics["requests"] != 16 || res.Startup <= 0 || res.Bench <= 0 {
+	if res.Metrics[metric.OutputThroughput+"_mean"] <= 0 || res.Metrics["requests"] != 16 || res.Startup <= 0 || res.Bench <= 0 {
 		t.Errorf("metrics %v startup %v bench %v", res.Metrics, res.Startup, res.Bench)
 	}
 	log, _ := os.ReadFile(filepath.Join(s.LogDir, "server.log"))

@@ -265,23 +265,3 @@ func Self(argv []string, exe string) {
 		}
 	}
 }
-
-// GPUNeed is the number of GPUs a trial's flags ask for: tensor × pipeline ×
-// data parallel size, at least 1.
-func GPUNeed(flags []Flag) int {
-	size := map[string]int{"tensor_parallel_size": 1, "pipeline_parallel_size": 1, "data_parallel_size": 1}
-	for _, f := range flags {
-		name := strings.ReplaceAll(f.Name, "-", "_")
-		if _, ok := size[name]; ok {
-			switch v := f.Value.(type) {
-			case int64:
-				size[name] = int(v)
-			case int:
-				size[name] = v
-			case float64:
-				size[name] = int(v)
-			}
-		}
-	}
-	return max(size["tensor_parallel_size"]*size["pipeline_parallel_size"]*size["data_parallel_size"], 1)
-}

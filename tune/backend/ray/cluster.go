@@ -35,6 +35,29 @@ func (e *NoClusterError) Error() string {
 }
 func (e *NoClusterError) Unwrap() error { return e.Cause }
 
+// Hint is what the user can do: the spec's words.
+func (e *NoClusterError) Hint() string {
+	return "Use --start-ray-head to automatically start a Ray head, or start one manually:\n  ray start --head"
+}
+
+// AddressError is returned when --ray-address names a cluster that does not
+// answer: --start-ray-head starts a head only when no address was given, so
+// a typo in the address never starts a second cluster beside the one meant.
+type AddressError struct {
+	Address string
+	Cause   error
+}
+
+func (e *AddressError) Error() string {
+	return fmt.Sprintf("Failed to connect to Ray cluster: the cluster at %s (--ray-address) does not answer: %v", e.Address, e.Cause)
+}
+func (e *AddressError) Unwrap() error { return e.Cause }
+
+// Hint says why no head was started and what to do instead.
+func (e *AddressError) Hint() string {
+	return "--start-ray-head starts a head only when no address is given: check the address, or drop --ray-address to start a head on this machine"
+}
+
 // Cluster is a connected cluster, and the head we started for it, if any.
 type Cluster struct {
 	Client *gcs.Client
@@ -69,7 +92,7 @@ func Connect(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 		return nil, &NoClusterError{Cause: err}
 	}
 	if addr.Source == "--ray-address" {
-		return nil, fmt.Errorf("%w: --ray-address names a cluster that does not answer; drop --ray-address to let --start-ray-head start a head", &NoClusterError{Cause: err})
+		return nil, &AddressError{Address: addr.HostPort, Cause: err}
 	}
 	log.Info("No existing Ray cluster found, starting Ray head...", "reason", err.Error())
 	opts.Head.Token = opts.Token

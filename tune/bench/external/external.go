@@ -8,6 +8,7 @@ package external
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"math"
 	"regexp"
 	"sort"
@@ -241,11 +242,11 @@ func splitPath(p string) (dir, file string) {
 }
 
 // guideLLMRequired are the metrics the Python tool requires in a report.
-var guideLLMRequired = []string{"requests_per_second", "request_latency", "output_tokens_per_second", "time_to_first_token_ms", "inter_token_latency_ms"}
+var guideLLMRequired = []string{metric.RequestThroughput, metric.RequestLatency, metric.OutputThroughput, metric.TTFT, metric.ITL}
 
 // Throughputs are read from `total` (the Python tool's choice: errored and
 // incomplete requests produced tokens too); everything else from `successful`.
-var guideLLMThroughput = map[string]bool{"requests_per_second": true, "output_tokens_per_second": true, "tokens_per_second": true, "prompt_tokens_per_second": true}
+var guideLLMThroughput = map[string]bool{metric.RequestThroughput: true, metric.OutputThroughput: true, metric.TokenThroughput: true, metric.PromptThroughput: true}
 
 // ParseGuideLLM turns a GuideLLM JSON report (any version from 0.3) into
 // metrics: M_mean, M_median, M_mode, M_min, M_max, M_std_dev, M_variance,
@@ -271,13 +272,13 @@ func ParseGuideLLM(data []byte) (map[string]float64, error) {
 	if raw, ok := b.Metrics["request_totals"]; ok && totals == nil {
 		json.Unmarshal(raw, &totals) // best effort: counts are informative
 	}
-	for k, name := range map[string]string{"successful": "requests", "errored": "errors", "incomplete": "incomplete"} {
+	for k, name := range map[string]string{"successful": metric.Requests, "errored": metric.Errors, "incomplete": metric.Incomplete} {
 		if v, ok := totals[k]; ok {
 			out[name] = v
 		}
 	}
-	if n, ok := out["requests"]; ok && n == 0 {
-		return nil, fmt.Errorf("GuideLLM completed no requests (%v errored, %v incomplete)%s", out["errors"], out["incomplete"], firstError(data))
+	if n, ok := out[metric.Requests]; ok && n == 0 {
+		return nil, fmt.Errorf("GuideLLM completed no requests (%v errored, %v incomplete)%s", out[metric.Errors], out[metric.Incomplete], firstError(data))
 	}
 	for name, rawCats := range b.Metrics {
 		// Newer reports mix in scalars and other shapes (slo_attainment,
@@ -366,10 +367,10 @@ var vllmBenchMetrics = map[string]struct {
 	name  string
 	scale float64
 }{
-	"ttft": {"time_to_first_token_ms", 1},
-	"tpot": {"inter_token_latency_ms", 1},
-	"itl":  {"inter_chunk_latency_ms", 1},
-	"e2el": {"request_latency", 1e-3}, // GuideLLM reports it in seconds
+	"ttft": {metric.TTFT, 1},
+	"tpot": {metric.ITL, 1},
+	"itl":  {metric.InterChunk, 1},
+	"e2el": {metric.RequestLatency, 1e-3}, // GuideLLM reports it in seconds
 }
 
 var vllmStat = regexp.MustCompile(`^(mean|median|std|p[0-9.]+)_(ttft|tpot|itl|e2el)_ms$`)
@@ -387,13 +388,13 @@ func ParseVLLMBench(data []byte) (map[string]float64, error) {
 		v, ok := rep[k].(float64)
 		return v, ok
 	}
-	for k, ours := range map[string]string{"request_throughput": "requests_per_second", "output_throughput": "output_tokens_per_second", "total_token_throughput": "tokens_per_second"} {
+	for k, ours := range map[string]string{"request_throughput": metric.RequestThroughput, "output_throughput": metric.OutputThroughput, "total_token_throughput": metric.TokenThroughput} {
 		if v, ok := num(k); ok {
 			out[ours] = v
-			out[ours+"_mean"] = v
+			out[metric.Stat(ours, metric.Mean)] = v
 		}
 	}
-	for k, ours := range map[string]string{"completed": "requests", "failed": "errors"} {
+	for k, ours := range map[string]string{"completed": metric.Requests, "failed": metric.Errors} {
 		if v, ok := num(k); ok {
 			out[ours] = v
 		}
@@ -418,20 +419,20 @@ func ParseVLLMBench(data []byte) (map[string]float64, error) {
 		out[t.name+"_"+stat] = f * t.scale
 		if stat == "median" {
 			out[t.name] = f * t.scale
-			out[t.name+"_p50"] = f * t.scale
+			out[metric.Stat(t.name, metric.P50)] = f * t.scale
 		}
 	}
-	for _, m := range []string{"requests_per_second", "output_tokens_per_second", "time_to_first_token_ms", "inter_token_latency_ms", "request_latency"} {
+	for _, m := range guideLLMRequired {
 		if _, ok := out[m]; !ok {
 			hint := ""
-			if m == "request_latency" {
+			if m == metric.RequestLatency {
 				hint = " (run with --percentile-metrics including e2el)"
 			}
 			return nil, fmt.Errorf("required metric %q not found in the vllm bench report%s", m, hint)
 		}
 	}
-	if c, ok := out["requests"]; ok && c == 0 {
-		return nil, fmt.Errorf("vllm bench completed no requests (%v failed)", out["errors"])
+	if c, ok := out[metric.Requests]; ok && c == 0 {
+		return nil, fmt.Errorf("vllm bench completed no requests (%v failed)", out[metric.Errors])
 	}
 	return out, nil
 }

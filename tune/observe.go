@@ -1,0 +1,30 @@
+package tune
+
+import (
+	"context"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
+)
+
+// observe is the study's ear on a running trial: the objective measured so
+// far is stored as the trial's intermediate value at each step (Optuna's
+// trial.report, so optuna-dashboard draws the curves; single-objective
+// studies only, as in Optuna), and the configured Observer, if any, hears
+// every event and may stop the trial.
+func (r *runner) observe(ctx context.Context, a *study.Asked) trial.Observer {
+	objs := r.o.Config.Objectives
+	return func(e trial.Event) bool {
+		if e.Intermediate() && len(objs) == 1 {
+			if v, ok := e.Metrics[objs[0].Key()]; ok {
+				if err := r.o.Study.Report(ctx, a, e.Step, v); err != nil {
+					r.log.Debug("could not store an intermediate value", "trial", a.Number, "step", e.Step, "error", err)
+				}
+			}
+		}
+		if r.o.Observer != nil {
+			return r.o.Observer(a.Number, e)
+		}
+		return false
+	}
+}
