@@ -3,8 +3,10 @@ package proc
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -214,10 +216,46 @@ func TestLookPath(t *testing.T) {
 	}
 }
 
+// Our own listeners show up under our PID, sorted; a connected socket and a
+// closed listener do not.
 func TestListeningPorts(t *testing.T) {
 	t.Parallel()
-	if _, err := ListeningPorts(context.Background()); err != nil {
+	listen := func() (net.Listener, int) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l, l.Addr().(*net.TCPAddr).Port
+	}
+	l1, p1 := listen()
+	_, p2 := listen()
+	closed, p3 := listen()
+	closed.Close()
+	conn, err := net.Dial("tcp", l1.Addr().String())
+	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := conn.LocalAddr().(*net.TCPAddr).Port
+
+	ports, err := ListeningPorts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other tests of this package may listen too, so check membership.
+	mine := ports[os.Getpid()]
+	if !slices.IsSorted(mine) {
+		t.Errorf("ports not sorted: %v", mine)
+	}
+	for _, c := range []struct {
+		what   string
+		port   int
+		listed bool
+	}{{"listener", p1, true}, {"second listener", p2, true}, {"closed listener", p3, false}, {"client side", client, false}} {
+		if slices.Contains(mine, c.port) != c.listed {
+			t.Errorf("%s port %d: listed = %v, want %v (our ports %v)", c.what, c.port, !c.listed, c.listed, mine)
+		}
 	}
 }
 

@@ -208,3 +208,28 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
+
+// Progress hears the run every interval, and stopping it ends the run early
+// with what was measured.
+func TestProgressStops(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(&fake{perToken: time.Millisecond})
+	defer srv.Close()
+	var snaps []Snapshot
+	s, err := Run(context.Background(), Options{BaseURL: srv.URL, Model: "m", Concurrency: 2, Duration: time.Minute,
+		Output: TokenDist{Mean: 8}, Prompt: TokenDist{Mean: 8}, ProgressEvery: 50 * time.Millisecond,
+		Progress: func(snap Snapshot) bool {
+			snaps = append(snaps, snap)
+			return len(snaps) == 3
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Stopped || len(snaps) != 3 || s.Duration >= time.Minute || s.Requests == 0 {
+		t.Fatalf("stopped %v after %d snapshots, measured %s, %d requests", s.Stopped, len(snaps), s.Duration, s.Requests)
+	}
+	last := snaps[2]
+	if last.Warmup || last.Metrics[metric.Requests] == 0 || last.Elapsed <= snaps[1].Elapsed {
+		t.Errorf("last snapshot %+v", last)
+	}
+}

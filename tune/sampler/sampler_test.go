@@ -2,8 +2,10 @@ package sampler
 
 import (
 	"errors"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,11 +169,46 @@ func TestConstraintsAndEdgeHistories(t *testing.T) {
 	if infeasible > 20 {
 		t.Errorf("%d of the last 40 trials infeasible", infeasible)
 	}
-	// Multi-objective, with running trials (constant liar) and failures.
-	mh := run(t, NewTPE(TPEOptions{Seed: 3, NStartup: 5}), sp, 30, []Direction{Maximize, Minimize}, nil)
-	mh.Trials = append(mh.Trials, Trial{Number: 30, State: Running, Params: mh.Trials[0].Params}, Trial{Number: 31, State: Failed})
-	if _, err := NewTPE(TPEOptions{Seed: 3}).Sample(mh, sp, 32); err != nil {
-		t.Fatal(err)
+	checkMultiObjectiveEdges(t, sp)
+}
+
+// Multi-objective, with a running trial and a failed one: a failed trial is
+// ignored; a running one is ignored without the constant liar and changes
+// the proposal with it; every proposal is in the space.
+func checkMultiObjectiveEdges(t *testing.T, sp space.Space) {
+	t.Helper()
+	base := run(t, NewTPE(TPEOptions{Seed: 3, NStartup: 5}), sp, 30, []Direction{Maximize, Minimize}, nil)
+	with := func(extra ...Trial) *History {
+		return &History{Directions: base.Directions, Trials: append(slices.Clone(base.Trials), extra...)}
+	}
+	running := Trial{Number: 30, State: Running, Params: base.Trials[0].Params}
+	failed := Trial{Number: 31, State: Failed}
+	sample := func(noLiar bool, h *History) map[string]float64 {
+		t.Helper()
+		p, err := NewTPE(TPEOptions{Seed: 3, NoConstantLiar: noLiar}).Sample(h, sp, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, prm := range sp {
+			if v, ok := p[prm.Name]; !ok || !prm.Dist.Contains(v) {
+				t.Fatalf("%s = %v outside %s", prm.Name, v, prm.Dist)
+			}
+		}
+		return p
+	}
+	for _, c := range []struct {
+		name   string
+		noLiar bool
+		a, b   *History
+		same   bool
+	}{
+		{"a failed trial is ignored", false, with(running, failed), with(running), true},
+		{"without the liar a running trial is ignored", true, with(running, failed), with(), true},
+		{"with the liar a running trial counts", false, with(running, failed), with(failed), false},
+	} {
+		if got := maps.Equal(sample(c.noLiar, c.a), sample(c.noLiar, c.b)); got != c.same {
+			t.Errorf("%s: same proposal = %v, want %v", c.name, got, c.same)
+		}
 	}
 }
 
