@@ -422,7 +422,7 @@ func ParseVLLMBench(data []byte) (map[string]float64, error) {
 			out[metric.Stat(t.name, metric.P50)] = f * t.scale
 		}
 	}
-	for _, m := range guideLLMRequired {
+	for _, m := range []string{metric.RequestThroughput, metric.OutputThroughput, metric.TTFT, metric.ITL, metric.RequestLatency} {
 		if _, ok := out[m]; !ok {
 			hint := ""
 			if m == metric.RequestLatency {
