@@ -9,6 +9,7 @@ set -euo pipefail
 
 GUIDELLM_VERSION=${GUIDELLM_VERSION:-0.3.1}
 GUIDELLM_VENV=${GUIDELLM_VENV:-$cache/guidellm-$GUIDELLM_VERSION}
+lock "guidellm-$GUIDELLM_VERSION"
 stamp="$GUIDELLM_VENV/.atv-installed-$GUIDELLM_VERSION"
 
 if [ -f "$stamp" ] && [ -x "$GUIDELLM_VENV/bin/guidellm" ]; then

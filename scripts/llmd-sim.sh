@@ -2,11 +2,16 @@
 # Builds (once) llm-d-inference-sim, a third-party vLLM-compatible server in
 # Go, from the Go module proxy, and prints the binary's path. `go install`
 # cannot fetch it (the proxy refuses the version list), so a throwaway module
-# pins it and `go build` builds it (about 5 minutes on 2 cores).
+# pins it and `go build` builds it (5 to 30 minutes on 2 cores: most of it is
+# compiling github.com/openai/openai-go/v3 and the Kubernetes client).
 set -euo pipefail
 VERSION=${LLMD_SIM_VERSION:-v0.10.2}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
 bin=$cache/llm-d-inference-sim-$VERSION
+# One build at a time: a second caller waits for the first one's binary.
+mkdir -p "$cache"
+exec 9>"$cache/.llmd-sim-$VERSION.lock"
+flock 9
 if [ -x "$bin" ]; then
   echo "$bin"
   exit 0
@@ -18,7 +23,9 @@ echo "building llm-d-inference-sim $VERSION (a few minutes)" >&2
   cd "$work"
   go mod init atv-llmd-sim >/dev/null 2>&1
   go get "github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim@$VERSION" >&2
-  go build -o "$work/sim" github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim >&2
+  # A test fixture: built without optimisation or inlining (-N -l), which
+  # cuts the compile time of its largest packages; its speed does not matter.
+  go build -gcflags='all=-N -l' -ldflags='-s -w' -o "$work/sim" github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim >&2
 )
 mkdir -p "$cache"
 mv "$work/sim" "$bin"

@@ -8,6 +8,7 @@ set -euo pipefail
 OPTUNA_VERSION=${OPTUNA_VERSION:-5.0.0}
 DASHBOARD_VERSION=${DASHBOARD_VERSION:-0.21.0}
 OPTUNA_VENV=${OPTUNA_VENV:-$cache/optuna-$OPTUNA_VERSION}
+lock "optuna-$OPTUNA_VERSION"
 stamp="$OPTUNA_VENV/.atv-installed-$OPTUNA_VERSION-$DASHBOARD_VERSION-psycopg3"
 
 if [ -f "$stamp" ] && [ -x "$OPTUNA_VENV/bin/python" ]; then

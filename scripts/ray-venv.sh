@@ -10,6 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/venv-lib.sh"
 RAY_VERSION=${RAY_VERSION:-2.60.0}
 RAY_VENV=${RAY_VENV:-$cache/ray-$RAY_VERSION}
+lock "ray-$RAY_VERSION"
 
 if [ -x "$RAY_VENV/bin/ray" ] && \
    [ "$("$RAY_VENV/bin/python" -c 'import ray; print(ray.__version__)' 2>/dev/null)" = "$RAY_VERSION" ]; then

@@ -4,6 +4,15 @@
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
 PYTHON=${PYTHON:-python3}
 
+# lock NAME holds an exclusive lock until the script exits, so a second
+# caller (.ci/run starts the set-up in the background, then make asks again)
+# waits for the first one's result instead of installing beside it.
+lock() {
+  mkdir -p "$cache"
+  exec 9>"$cache/.$1.lock"
+  flock 9
+}
+
 # venv_install DIR PACKAGE... creates (or reuses) the venv at DIR with an
 # up-to-date pip and installs the packages.
 venv_install() {
