@@ -11,6 +11,7 @@ import (
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/gcs"
 	"github.com/auto-tune-vllm/auto-tune-vllm/head"
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/raytest"
 )
 
@@ -105,7 +106,9 @@ func TestIntegrationStartDetectStop(t *testing.T) {
 	if err := h.Stop(ctx); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	if left := raytest.WaitGone(time.Second, h.TempDir, st.PGID); len(left) > 0 {
+	// Stop returns only once a process table shows none of the head's
+	// processes alive, so one look right after it must find none.
+	if left := raytest.Leftovers(t, h.TempDir, st.PGID); len(left) > 0 {
 		t.Errorf("%d processes of our head left right after Stop", len(left))
 	}
 	if _, err := os.Stat(h.TempDir); !os.IsNotExist(err) {
@@ -171,13 +174,20 @@ func TestIntegrationStartErrors(t *testing.T) {
 	}
 }
 
-// A cancelled start stops what it started.
+// A cancelled start stops what it started. The start is cancelled once
+// Ray's GCS server runs (a child of `ray start`, so there is a tree to stop)
+// and before the head is ready, whatever the machine's speed.
 func TestIntegrationStartCancelled(t *testing.T) {
 	bin := raytest.Bin(t)
 	root := raytest.Root(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(1500*time.Millisecond, cancel)
-	_, err := head.Start(ctx, head.Options{Env: raytest.Env(t, bin), TempRoot: root, StateDir: filepath.Join(root, "state"), NumGPUs: -1})
+	defer cancel()
+	go cancelWhenRunning(ctx, cancel, root, "gcs_server")
+	h, err := head.Start(ctx, head.Options{Env: raytest.Env(t, bin), TempRoot: root, StateDir: filepath.Join(root, "state"), NumGPUs: -1})
+	if err == nil {
+		h.Stop(context.Background())
+		t.Fatal("the head became ready before its GCS server was seen; the cancel came too late to test anything")
+	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -213,5 +223,22 @@ func TestIntegrationTokenAuth(t *testing.T) {
 	_, err = gcs.Dial(ctx, h.LocalAddress, gcs.Options{Token: "wrong"})
 	if !errors.Is(err, gcs.ErrAuth) {
 		t.Errorf("wrong token: %v, want ErrAuth", err)
+	}
+}
+
+// cancelWhenRunning cancels once a live process whose command line names
+// dir and what appears. It runs beside the test, so it cannot fail it: if
+// the process table cannot be read it never cancels and the start succeeds,
+// which the test reports.
+func cancelWhenRunning(ctx context.Context, cancel context.CancelFunc, dir, what string) {
+	for ctx.Err() == nil {
+		snap, _ := proc.Snapshot(ctx)
+		for _, p := range snap {
+			if cl := p.CommandLine(); !p.Zombie && strings.Contains(cl, dir) && strings.Contains(cl, what) {
+				cancel()
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

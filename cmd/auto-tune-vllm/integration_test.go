@@ -250,7 +250,7 @@ func existingClusterTools(t *testing.T, s *sandbox, foreign *raytest.Foreign) {
 	case <-time.After(30 * time.Second):
 		t.Error("foreign ray start still running after cleanup")
 	}
-	if left := raytest.WaitGone(10*time.Second, foreign.TempDir, foreign.Proc.PGID); len(left) > 0 {
+	if left := raytest.WaitGone(t, 10*time.Second, foreign.TempDir, foreign.Proc.PGID); len(left) > 0 {
 		t.Errorf("%d processes of the cleaned cluster left", len(left))
 	}
 	code, _, stderr = s.run(t, "ray", "cleanup", "--session", mine.Session)
@@ -274,7 +274,7 @@ func TestIntegrationSIGKILLLeavesNoHead(t *testing.T) {
 	st := states[0]
 	syscall.Kill(tl.cmd.Process.Pid, syscall.SIGKILL)
 	tl.wait(t)
-	if left := raytest.WaitGone(60*time.Second, st.TempDir, st.PGID); len(left) > 0 {
+	if left := raytest.WaitGone(t, 60*time.Second, st.TempDir, st.PGID); len(left) > 0 {
 		t.Fatalf("%d processes of the head outlived the tuner", len(left))
 	}
 

@@ -11,7 +11,6 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/head"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	rayb "github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/ray"
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 )
 
 type optimizeCmd struct {
@@ -38,25 +37,25 @@ type rayFlags struct {
 func (o *optimizeCmd) Help() string { return exitCodesHelp }
 
 func (o *optimizeCmd) Run(ctx context.Context, g *globals) error {
-	// Checked before anything starts: a typo must not cost a Ray head start.
-	cfg, text, err := loadStudy(g, o.Config, o.Trials)
+	r, err := newStudyRun(g, o.Config, o.studyFlags, false)
 	if err != nil {
 		return err
 	}
-	return o.rayFlags.run(ctx, g, cfg, text, o.studyFlags, false)
+	return r.exec(ctx, g, o.rayFlags)
 }
 
-func (o *rayFlags) run(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool) (err error) {
-	backend := o.Backend
-	if backend == "" {
-		backend = "local"
-		if o.StartRayHead || o.RayAddress != "" {
-			backend = "ray"
-		}
+// useRay: --backend, else ray when a cluster is named or a head is to be
+// started.
+func (o *rayFlags) useRay() bool {
+	if o.Backend != "" {
+		return o.Backend == "ray"
 	}
-	if backend == "local" {
-		return runLocal(ctx, g, cfg, text, f, resume)
-	}
+	return o.StartRayHead || o.RayAddress != ""
+}
+
+// onRay runs the study's trials as jobs of a Ray cluster: found, or a head
+// started for it and stopped after it, on every exit path.
+func (r *studyRun) onRay(ctx context.Context, g *globals, o rayFlags) (err error) {
 	token, err := gcs.LoadToken(g.io.Getenv, g.io.Home)
 	if err != nil {
 		return err
@@ -65,7 +64,6 @@ func (o *rayFlags) run(ctx context.Context, g *globals, cfg *config.Study, text 
 	if err != nil {
 		return err
 	}
-	// From here every exit path goes through the deferred cleanup.
 	defer func() {
 		if o.Retain && cluster.Head != nil {
 			g.log.Warn("Leaving the Ray head running (--retain)", "head", cluster.Head.ID(), "cleanup", "auto-tune-vllm ray cleanup --session "+cluster.Head.ID())
@@ -93,16 +91,14 @@ func (o *rayFlags) run(ctx context.Context, g *globals, cfg *config.Study, text 
 	if err != nil {
 		return err
 	}
-	lo, hi := tune.GPUNeeds(cfg)
+	// Before the study exists: a trial no node can hold is refused first.
+	lo, hi := tune.GPUNeeds(r.cfg)
 	if err := b.Check(lo, hi); err != nil {
 		return err
 	}
 	// Trials are jobs; the head they need must outlive them (the deferred
-	// cluster close runs after runStudy has stopped every job).
-	return runStudy(ctx, g, cfg, text, f, resume, true, func(study string, conc int) (tune.Backend, error) {
-		b.Study, b.Concurrency = study, conc
-		return b, nil
-	})
+	// cluster close runs after run has stopped every job).
+	return r.run(ctx, g, b)
 }
 
 func (o *rayFlags) backend(g *globals, cluster *rayb.Cluster, token string) (*rayb.Backend, error) {

@@ -204,7 +204,34 @@ func TestIntegrationExistingCluster(t *testing.T) {
 	if log, err := os.ReadFile(filepath.Join(s.root, "logs", name+"_bad", "trial_0", "job.log")); err != nil || !strings.Contains(string(log), "/nonexistent/auto-tune-vllm") {
 		t.Errorf("job.log: %v\n%s", err, log)
 	}
+	intermediateOverRay(t, s, foreign, cfg, name+"_curve")
 	existingClusterTools(t, s, foreign)
+}
+
+// intermediateOverRay: a single-objective study on Ray stores each trial's
+// objective second by second while its job runs. Storage refuses an
+// intermediate value once a trial has finished, so the values can only
+// have come through the job's events while it ran.
+func intermediateOverRay(t *testing.T, s *sandbox, foreign *raytest.Foreign, base, name string) {
+	t.Helper()
+	raw, _ := os.ReadFile(base)
+	text := strings.NewReplacer("preset: balanced", "preset: high_throughput", "max_seconds: 1", "max_seconds: 4",
+		"n_trials: 2", "n_trials: 1").Replace(strings.Replace(string(raw), "name: ", "name: "+name+" #", 1))
+	cfg := filepath.Join(s.root, "curve.yaml")
+	os.WriteFile(cfg, []byte(text), 0o644)
+	code, _, stderr := s.runIn(t, s.root, "optimize", "--config", cfg, "--ray-address", foreign.Address, "--ray-executable", binary(t))
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	trials := storedTrials(t, s.root, name)
+	if len(trials) != 2 {
+		t.Fatalf("%d trials, want the baseline and one", len(trials))
+	}
+	for _, tr := range trials {
+		if tr.State != study.Complete || len(tr.Intermediate) < 2 || tr.Intermediate[1] <= 0 {
+			t.Errorf("trial %d (%s): intermediate values %v", tr.Number, tr.State, tr.Intermediate)
+		}
+	}
 }
 
 func foreignJobs(t *testing.T, foreign *raytest.Foreign) []dashboard.Job {
@@ -256,7 +283,7 @@ func waitTrialRunning(t *testing.T, s *sandbox) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		for _, p := range raytest.Leftovers(s.root) {
+		for _, p := range raytest.Leftovers(t, s.root) {
 			if strings.Contains(p.CommandLine(), "simulate ray-sim") {
 				time.Sleep(time.Second)
 				return

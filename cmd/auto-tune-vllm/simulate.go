@@ -13,7 +13,7 @@ type simulateCmd struct {
 }
 
 func (c *simulateCmd) Help() string {
-	return "A simulated vLLM server (OpenAI streaming API, /health, /metrics) whose speed and memory respond to vLLM's main flags, for dry runs without a GPU. Invalid or infeasible configurations fail at start-up with vLLM's messages (exit 1); unknown flags exit 2, as with vllm serve."
+	return "A simulated vLLM server (OpenAI streaming API, /health, /metrics) whose speed and memory respond to vLLM's main flags, for dry runs without a GPU. It accepts exactly the options of vllm serve " + sim.VLLMVersion() + " (those it does not model have no effect) and rejects any other as vLLM does (exit 2); invalid or infeasible configurations fail at start-up with vLLM's messages (exit 1)."
 }
 
 func (c *simulateCmd) Run(ctx context.Context, g *globals) error {

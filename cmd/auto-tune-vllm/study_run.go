@@ -10,6 +10,7 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/gpu"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/local"
+	rayb "github.com/auto-tune-vllm/auto-tune-vllm/tune/backend/ray"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/report"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
@@ -47,36 +48,60 @@ func loadStudy(g *globals, path string, trials int) (*config.Study, []byte, erro
 	return cfg, text, nil
 }
 
-// runLocal runs (resume=false: creates) the study on this machine and prints the outcome.
-func runLocal(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume bool) error {
-	// {self} in a command is this program (for `simulate`). On Ray the node
-	// that runs the trial puts in its own path.
-	if cfg.Server != nil {
-		trial.Self(cfg.Server.Command, g.io.Executable)
-	}
-	trial.Self(cfg.Benchmark.Command, g.io.Executable)
-	return runStudy(ctx, g, cfg, text, f, resume, false, func(string, int) (tune.Backend, error) {
-		return localBackend(ctx, g, f, cfg), nil
-	})
+// studyRun is one optimize or resume: a loaded config, run on a backend
+// until the study is done, and the report printed.
+type studyRun struct {
+	cfg    *config.Study
+	text   []byte // the config as written, saved with the study
+	flags  studyFlags
+	resume bool
 }
 
-// runStudy opens (or resumes) the study, runs it on the backend that
-// newBackend makes for it, and prints the report.
-func runStudy(ctx context.Context, g *globals, cfg *config.Study, text []byte, f studyFlags, resume, remote bool, newBackend func(study string, concurrency int) (tune.Backend, error)) error {
-	opened, err := tune.Open(context.WithoutCancel(ctx), cfg, text, resume)
+func newStudyRun(g *globals, path string, f studyFlags, resume bool) (*studyRun, error) {
+	// Checked before anything starts: a typo must not cost a Ray head start.
+	cfg, text, err := loadStudy(g, path, f.Trials)
+	if err != nil {
+		return nil, err
+	}
+	return &studyRun{cfg: cfg, text: text, flags: f, resume: resume}, nil
+}
+
+// exec runs the study where the flags say: on this machine, or on Ray.
+func (r *studyRun) exec(ctx context.Context, g *globals, ray rayFlags) error {
+	if ray.useRay() {
+		return r.onRay(ctx, g, ray)
+	}
+	// {self} in a command is this program (for `simulate`). On Ray the node
+	// that runs the trial puts in its own path.
+	if r.cfg.Server != nil {
+		trial.Self(r.cfg.Server.Command, g.io.Executable)
+	}
+	trial.Self(r.cfg.Benchmark.Command, g.io.Executable)
+	return r.run(ctx, g, nil)
+}
+
+// run opens (or resumes) the study, runs it, and prints the report. ray,
+// if set, runs the trials; otherwise they run on this machine.
+func (r *studyRun) run(ctx context.Context, g *globals, ray *rayb.Backend) error {
+	cfg := r.cfg
+	opened, err := tune.Open(context.WithoutCancel(ctx), cfg, r.text, r.resume)
 	if err != nil {
 		return err
 	}
 	defer opened.Close()
-	if resume {
+	if r.resume {
 		g.log.Info("Resuming study", "study", opened.Study.Name(), "interrupted_trials_failed", opened.Interrupted)
 	} else {
 		g.log.Info("Created study", "study", opened.Study.Name(), "storage", storageOf(cfg), "config_saved_in", opened.Dir)
 	}
-	conc := concurrency(f, cfg)
-	backend, err := newBackend(opened.Study.Name(), conc)
-	if err != nil {
-		return err
+	conc := concurrency(r.flags, cfg)
+	var backend tune.Backend
+	if ray != nil {
+		// The job namespace is the study's: known once it is open.
+		ray.Study, ray.Concurrency = opened.Study.Name(), conc
+		backend = ray
+	} else {
+		backend = localBackend(ctx, g, conc)
 	}
 	defer func() {
 		// Jobs still running are stopped, even after Ctrl-C.
@@ -86,14 +111,14 @@ func runStudy(ctx context.Context, g *globals, cfg *config.Study, text []byte, f
 	}()
 	runErr := tune.Run(ctx, tune.RunOptions{
 		Config: cfg, Study: opened.Study, Backend: backend, Concurrency: conc,
-		MaxConsecutiveFailures: f.MaxConsecutiveFailures, LogDir: f.LogDir, BaseEnv: g.io.Environ, Remote: remote, Logger: g.log,
+		MaxConsecutiveFailures: r.flags.MaxConsecutiveFailures, LogDir: r.flags.LogDir, BaseEnv: g.io.Environ, Remote: ray != nil, Logger: g.log,
 	})
 	trials, err := opened.Study.Trials(context.WithoutCancel(ctx))
 	if err != nil {
 		return errors.Join(runErr, err)
 	}
 	rep := report.Build(trials, reportOptions(cfg, opened.Study.Name(), g.io.Executable))
-	if f.JSON {
+	if r.flags.JSON {
 		rep.JSON(g.io.Stdout)
 	} else {
 		rep.Text(g.io.Stdout)
@@ -112,8 +137,8 @@ func concurrency(f studyFlags, cfg *config.Study) int {
 }
 
 // localBackend gives each trial GPUs of this machine, when it has any.
-func localBackend(ctx context.Context, g *globals, f studyFlags, cfg *config.Study) *local.Backend {
-	backend := &local.Backend{Concurrency: concurrency(f, cfg)}
+func localBackend(ctx context.Context, g *globals, conc int) *local.Backend {
+	backend := &local.Backend{Concurrency: conc}
 	if inv := gpu.Discover(ctx, g.io.Getenv("PATH")); len(inv.Devices) > 0 {
 		ids := make([]int, len(inv.Devices))
 		for i, d := range inv.Devices {
@@ -136,37 +161,8 @@ func reportOptions(cfg *config.Study, name, self string) report.Options {
 		objs[i] = report.Objective{Key: o.Key(), Maximize: o.Direction == "maximize"}
 	}
 	return report.Options{Study: name, Objectives: objs, Command: func(params map[string]any) []string {
-		var flags []trial.Flag
-		for _, v := range cfg.Static {
-			flags = append(flags, trial.Flag{Name: v.Name, Value: v.Value})
-		}
-		for _, p := range cfg.Parameters {
-			if v, ok := params[p.Name]; ok && !p.Env {
-				flags = append(flags, trial.Flag{Name: p.Name, Value: v})
-			}
-		}
-		template := cfg.Benchmark.Command
-		if cfg.Server != nil {
-			template = cfg.Server.Command
-		}
-		argv := trial.Argv(template, cfg.Benchmark.Model, flags, "", 0) // no --port: the user's own
-		trial.Self(argv, self)                                          // left in the config for the nodes of a Ray cluster
+		argv := tune.Command(cfg, params)
+		trial.Self(argv, self) // left in the config for the nodes of a Ray cluster
 		return argv
 	}}
-}
-
-type resumeCmd struct {
-	Config string `help:"Study config (YAML)." required:"" type:"existingfile" placeholder:"FILE"`
-	rayFlags
-	studyFlags
-}
-
-func (c *resumeCmd) Help() string { return exitCodesHelp }
-
-func (c *resumeCmd) Run(ctx context.Context, g *globals) error {
-	cfg, text, err := loadStudy(g, c.Config, c.Trials)
-	if err != nil {
-		return err
-	}
-	return c.rayFlags.run(ctx, g, cfg, text, c.studyFlags, true)
 }

@@ -1,12 +1,15 @@
-// Package archtest checks the package graph mechanically, so the arrows of
-// the layering (cmd → tune → gcs/head/gpu → internal/proc, third_party) stay
-// as drawn without anyone policing them by hand.
+// Package archtest checks the package graph of ../shared/style.md §4
+// mechanically, so the arrows of the layering stay as drawn without anyone
+// policing them by hand.
 package archtest
 
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -15,11 +18,13 @@ const mod = "github.com/auto-tune-vllm/auto-tune-vllm/"
 
 type pkg struct {
 	ImportPath string
+	Dir        string
+	GoFiles    []string
 	Imports    []string
 }
 
-func TestLayering(t *testing.T) {
-	t.Parallel()
+func list(t *testing.T) []pkg {
+	t.Helper()
 	out, err := exec.Command("go", "list", "-json", mod+"...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
@@ -33,32 +38,142 @@ func TestLayering(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
+		p.ImportPath = strings.TrimPrefix(p.ImportPath, mod)
 		pkgs = append(pkgs, p)
 	}
-	rel := func(s string) string { return strings.TrimPrefix(s, mod) }
-	has := func(s, prefix string) bool { return s == prefix || strings.HasPrefix(s, prefix+"/") }
-	for _, p := range pkgs {
-		from := rel(p.ImportPath)
+	return pkgs
+}
+
+// under reports whether package p is prefix or inside it.
+func under(p, prefix string) bool { return p == prefix || strings.HasPrefix(p, prefix+"/") }
+
+// rows of the graph, most specific prefix first: a package imports only
+// packages on lower rows, or its own subtree (gcs/dashboard → gcs).
+var rows = []struct {
+	prefix string
+	row    int
+}{
+	{"cmd", 5},
+	{"bench", 5}, // the benchmark programs sit beside the CLI
+	{"tune/report", 4}, {"tune/backend", 4},
+	{"tune/study", 3}, {"tune/trial", 3}, {"tune/config", 3}, {"head", 3},
+	{"tune/sampler", 2}, {"tune/bench", 2}, {"gcs", 2}, {"gpu", 2},
+	{"tune/space", 1}, {"tune/metric", 1}, {"tune/sim", 1}, {"internal/proc", 1}, {"third_party", 1},
+	{"tune", 4},
+}
+
+func rowOf(p string) (int, string) {
+	for _, r := range rows {
+		if under(p, r.prefix) {
+			return r.row, r.prefix
+		}
+	}
+	return 0, ""
+}
+
+// never are the imports style.md §4 forbids outright, with why.
+var never = []struct {
+	from, to []string
+	why      string
+}{
+	{[]string{"gcs", "head", "gpu", "internal/proc"}, []string{"tune", "cmd"}, "they know nothing of tuning, so `ray doctor` works without a study"},
+	{[]string{"tune/sampler"}, []string{"tune/study", "tune/trial", "tune/bench"}, "samplers are pure: history in, parameters out"},
+	{[]string{"tune/bench"}, []string{"tune/study", "tune/sampler", "tune/trial", "tune/config"}, "the load generator takes its own options"},
+	{[]string{"tune/trial"}, []string{"tune/config", "tune/study"}, "tune turns the config into a trial.Spec"},
+	{[]string{"tune/study"}, []string{"tune/backend", "tune/trial", "tune/bench", "internal/proc"}, "the study stores values and states, never servers"},
+	{[]string{"tune/backend/local"}, []string{"tune/backend/ray"}, "backends never import each other"},
+	{[]string{"tune/backend/ray"}, []string{"tune/backend/local"}, "backends never import each other"},
+	{[]string{"tune/backend"}, []string{"tune/config", "tune/study", "tune/sampler"}, "a backend runs trial specs; it knows no study"},
+	{[]string{"tune/report"}, []string{"tune/backend", "tune/trial", "tune/bench"}, "the report reads the study only"},
+}
+
+// Standard packages that mean I/O, processes or a clock, which the pure
+// packages (search space, samplers, metric names) never use.
+var impure = map[string]bool{"os": true, "os/exec": true, "net": true, "net/http": true, "database/sql": true, "time": true, "syscall": true, "os/signal": true}
+
+func TestLayering(t *testing.T) {
+	t.Parallel()
+	for _, p := range list(t) {
+		from := p.ImportPath
+		fromRow, fromTop := rowOf(from)
+		if fromRow == 0 && !under(from, "internal") {
+			t.Errorf("%s is on no row of the graph: add it to rows (and to style.md §4)", from)
+		}
 		for _, imp := range p.Imports {
 			if !strings.HasPrefix(imp, mod) {
-				if imp == "os/exec" && !has(from, "internal/proc") && !has(from, "cmd") {
+				switch {
+				case imp == "os/exec" && !under(from, "internal/proc") && !under(from, "cmd") && !under(from, "bench"):
 					t.Errorf("%s imports os/exec: only internal/proc starts processes", from)
+				case impure[imp] && (under(from, "tune/space") || under(from, "tune/sampler") || under(from, "tune/metric")):
+					t.Errorf("%s imports %s: the search space, samplers and metric names do no I/O and read no clock", from, imp)
 				}
 				continue
 			}
-			to := rel(imp)
-			switch {
-			case has(to, "cmd"):
+			to := strings.TrimPrefix(imp, mod)
+			if under(to, "cmd") {
 				t.Errorf("%s imports %s: nothing imports the CLI", from, to)
-			case (has(from, "gcs") || has(from, "head") || has(from, "gpu") || has(from, "internal/proc")) && (has(to, "tune") || has(to, "cmd")):
-				t.Errorf("%s imports %s: gcs, head, gpu and internal/proc know nothing of tuning", from, to)
-			case has(to, "third_party") && !has(from, "gcs"):
-				t.Errorf("%s imports %s: only gcs uses the generated Ray protos", from, to)
-			case has(to, "internal/raytest") || has(to, "internal/pgtest"):
+			}
+			if under(to, "internal/raytest") || under(to, "internal/pgtest") || under(to, "internal/archtest") {
 				t.Errorf("%s imports %s: test helpers are for tests", from, to)
-			case has(from, "internal/proc") && !has(to, "internal/proc"):
+			}
+			if under(to, "third_party") && !under(from, "gcs") {
+				t.Errorf("%s imports %s: only gcs uses the generated Ray protos", from, to)
+			}
+			if under(from, "internal/proc") && !under(to, "internal/proc") {
 				t.Errorf("%s imports %s: internal/proc is a leaf", from, to)
+			}
+			for _, n := range never {
+				if anyUnder(from, n.from) && anyUnder(to, n.to) {
+					t.Errorf("%s imports %s: %s", from, to, n.why)
+				}
+			}
+			toRow, toTop := rowOf(to)
+			if fromRow > 0 && toRow > 0 && toRow >= fromRow && fromTop != toTop {
+				t.Errorf("%s (row %d) imports %s (row %d): arrows point down only", from, fromRow, to, toRow)
 			}
 		}
 	}
 }
+
+func anyUnder(p string, prefixes []string) bool {
+	for _, pre := range prefixes {
+		if under(p, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// What an import list cannot show: only cmd ends the process or reads its
+// arguments, only internal/proc sends signals, and the environment is read
+// in cmd and passed down.
+func TestCallsOnlyWhereAllowed(t *testing.T) {
+	t.Parallel()
+	rules := []struct {
+		re      *regexp.Regexp
+		allowed []string
+		why     string
+	}{
+		{regexp.MustCompile(`\bos\.(Exit|Args)\b`), []string{"cmd", "bench"}, "only cmd touches os.Args and os.Exit"},
+		{regexp.MustCompile(`\b(syscall|unix)\.Kill\(`), []string{"internal/proc"}, "only internal/proc sends signals"},
+		{regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`), []string{"cmd", "bench", "internal/raytest", "internal/pgtest"}, "cmd reads the environment and passes values down"},
+	}
+	for _, p := range list(t) {
+		for _, f := range p.GoFiles {
+			src, err := os.ReadFile(filepath.Join(p.Dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := stripComments(string(src))
+			for _, r := range rules {
+				if loc := r.re.FindStringIndex(text); loc != nil && !anyUnder(p.ImportPath, r.allowed) {
+					t.Errorf("%s/%s: %s: %s", p.ImportPath, f, text[loc[0]:loc[1]], r.why)
+				}
+			}
+		}
+	}
+}
+
+var comment = regexp.MustCompile(`(?m)//.*$`)
+
+func stripComments(s string) string { return comment.ReplaceAllString(s, "") }

@@ -204,11 +204,17 @@ func (f *Foreign) Stop(t testing.TB) {
 	}
 }
 
+// snapshot reads the process table; a test of this package replaces it.
+var snapshot = proc.Snapshot
+
 // Leftovers lists live processes that name dir on their command line or
-// belong to one of the process groups.
-func Leftovers(dir string, pgids ...int) []*proc.Info {
-	snap, err := proc.Snapshot(context.Background())
+// belong to one of the process groups. A process table that cannot be read
+// fails the test: "nothing found" must mean nothing is there.
+func Leftovers(t testing.TB, dir string, pgids ...int) []*proc.Info {
+	t.Helper()
+	snap, err := snapshot(context.Background())
 	if err != nil {
+		t.Fatalf("looking for leftover processes: %v", err)
 		return nil
 	}
 	var left []*proc.Info
@@ -231,7 +237,7 @@ func Leftovers(dir string, pgids ...int) []*proc.Info {
 // a bounded wait, and kills them so one failure does not spill into others.
 func NoLeftovers(t testing.TB, dir string, pgids ...int) {
 	t.Helper()
-	left := WaitGone(30*time.Second, dir, pgids...)
+	left := WaitGone(t, 30*time.Second, dir, pgids...)
 	if len(left) == 0 {
 		return
 	}
@@ -245,10 +251,11 @@ func NoLeftovers(t testing.TB, dir string, pgids ...int) {
 
 // WaitGone waits up to d for the processes of dir/pgids to be gone and
 // returns those still there.
-func WaitGone(d time.Duration, dir string, pgids ...int) []*proc.Info {
+func WaitGone(t testing.TB, d time.Duration, dir string, pgids ...int) []*proc.Info {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		left := Leftovers(dir, pgids...)
+		left := Leftovers(t, dir, pgids...)
 		if len(left) == 0 || time.Now().After(deadline) {
 			return left
 		}

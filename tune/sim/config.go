@@ -53,108 +53,105 @@ func Defaults() Config {
 	}
 }
 
-// ParseArgs reads `vllm serve`-style arguments: [MODEL] --flag value,
-// --flag=value, --x / --no-x for booleans. Unknown flags are an error in
-// argparse's words, as real vLLM rejects them.
+// simOptions are the simulator's own flags (sim-*), beside vLLM's.
+var simOptions = map[string]argKind{
+	"--sim-gpus": argOne, "--sim-gpu-memory-gib": argOne, "--sim-weights-gib": argOne,
+	"--sim-speedup": argOne, "--sim-startup-seconds": argOne,
+}
+
+// ParseArgs reads `vllm serve` arguments as the vLLM release named by
+// vllmVersion does: every option it has is accepted (those the simulator
+// does not model have no effect), and any other is argparse's
+// "unrecognized arguments" error, as real vLLM gives it, so a flag that
+// would fail on a GPU fails here too.
 func ParseArgs(args []string) (Config, error) {
 	c := Defaults()
-	var unknown []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "--") {
-			if c.Model == Defaults().Model && i == 0 {
-				c.Model = a
-				continue
-			}
-			unknown = append(unknown, a)
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		name = strings.ReplaceAll(name, "_", "-")
-		value := func() (string, error) {
-			if hasVal {
-				return val, nil
-			}
-			if i+1 >= len(args) {
-				return "", fmt.Errorf("argument --%s: expected one argument", name)
-			}
-			i++
-			return args[i], nil
-		}
-		var err error
-		setInt := func(dst *int) {
-			var v string
-			if v, err = value(); err == nil {
-				*dst, err = strconv.Atoi(v)
-				if err != nil {
-					err = fmt.Errorf("argument --%s: invalid int value: '%s'", name, v)
-				}
-			}
-		}
-		setFloat := func(dst *float64) {
-			var v string
-			if v, err = value(); err == nil {
-				*dst, err = strconv.ParseFloat(v, 64)
-				if err != nil {
-					err = fmt.Errorf("argument --%s: invalid float value: '%s'", name, v)
-				}
-			}
-		}
-		switch name {
-		case "model":
-			c.Model, err = value()
-		case "host":
-			c.Host, err = value()
-		case "port":
-			setInt(&c.Port)
-		case "max-num-seqs":
-			setInt(&c.MaxNumSeqs)
-		case "max-num-batched-tokens":
-			setInt(&c.MaxNumBatchedTokens)
-		case "gpu-memory-utilization":
-			setFloat(&c.GPUMemoryUtil)
-		case "block-size":
-			setInt(&c.BlockSize)
-		case "max-model-len":
-			setInt(&c.MaxModelLen)
-		case "tensor-parallel-size", "tp":
-			setInt(&c.TensorParallel)
-		case "kv-cache-dtype":
-			c.KVCacheDtype, err = value()
-		case "enable-chunked-prefill":
-			c.ChunkedPrefill = true
-		case "no-enable-chunked-prefill":
-			c.ChunkedPrefill = false
-		case "enable-prefix-caching":
-			c.PrefixCaching = true
-		case "no-enable-prefix-caching":
-			c.PrefixCaching = false
-		case "served-model-name", "dtype", "seed": // accepted, no effect here
-			_, err = value()
-		case "disable-log-requests", "disable-log-stats", "trust-remote-code":
-		case "sim-gpus":
-			setInt(&c.GPUs)
-		case "sim-gpu-memory-gib":
-			setFloat(&c.GPUMemoryGiB)
-		case "sim-weights-gib":
-			setFloat(&c.WeightsGiB)
-		case "sim-speedup":
-			setFloat(&c.Speedup)
-		case "sim-startup-seconds":
-			var s float64
-			setFloat(&s)
-			c.StartupDelay = time.Duration(s * float64(time.Second))
-		default:
-			unknown = append(unknown, a)
-		}
-		if err != nil {
+	positional, opts, err := splitArgs(args, simOptions)
+	if err != nil {
+		return c, err
+	}
+	if len(positional) > 0 {
+		c.Model = positional[0]
+	}
+	for _, o := range opts {
+		if err := c.set(o); err != nil {
 			return c, err
 		}
 	}
-	if len(unknown) > 0 {
-		return c, fmt.Errorf("unrecognized arguments: %s", strings.Join(unknown, " "))
-	}
 	return c, nil
+}
+
+// VLLMVersion is the vLLM release whose `vllm serve` options the simulator
+// accepts.
+func VLLMVersion() string { return vllmVersion }
+
+// set applies one option; options the simulator does not model are accepted
+// and ignored.
+func (c *Config) set(o option) error {
+	v := ""
+	if len(o.values) > 0 {
+		v = o.values[0]
+	}
+	var err error
+	switch o.name {
+	case "--model":
+		c.Model = v
+	case "--host":
+		c.Host = v
+	case "--port":
+		c.Port, err = parseInt(o.name, v)
+	case "--max-num-seqs":
+		c.MaxNumSeqs, err = parseInt(o.name, v)
+	case "--max-num-batched-tokens":
+		c.MaxNumBatchedTokens, err = parseInt(o.name, v)
+	case "--gpu-memory-utilization":
+		c.GPUMemoryUtil, err = parseFloat(o.name, v)
+	case "--block-size":
+		c.BlockSize, err = parseInt(o.name, v)
+	case "--max-model-len":
+		c.MaxModelLen, err = parseInt(o.name, v)
+	case "--tensor-parallel-size", "-tp":
+		c.TensorParallel, err = parseInt(o.name, v)
+	case "--kv-cache-dtype":
+		c.KVCacheDtype = v
+	case "--enable-chunked-prefill", "--no-disable-chunked-prefill":
+		c.ChunkedPrefill = true
+	case "--no-enable-chunked-prefill", "--disable-chunked-prefill":
+		c.ChunkedPrefill = false
+	case "--enable-prefix-caching", "--no-disable-prefix-caching":
+		c.PrefixCaching = true
+	case "--no-enable-prefix-caching", "--disable-prefix-caching":
+		c.PrefixCaching = false
+	case "--sim-gpus":
+		c.GPUs, err = parseInt(o.name, v)
+	case "--sim-gpu-memory-gib":
+		c.GPUMemoryGiB, err = parseFloat(o.name, v)
+	case "--sim-weights-gib":
+		c.WeightsGiB, err = parseFloat(o.name, v)
+	case "--sim-speedup":
+		c.Speedup, err = parseFloat(o.name, v)
+	case "--sim-startup-seconds":
+		var s float64
+		s, err = parseFloat(o.name, v)
+		c.StartupDelay = time.Duration(s * float64(time.Second))
+	}
+	return err
+}
+
+func parseInt(name, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("argument %s: invalid int value: '%s'", name, v)
+	}
+	return n, nil
+}
+
+func parseFloat(name, v string) (float64, error) {
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("argument %s: invalid float value: '%s'", name, v)
+	}
+	return x, nil
 }
 
 // memory is the start-up accounting, in bytes.

@@ -23,13 +23,25 @@ func TestParseArgs(t *testing.T) {
 		c.ChunkedPrefill || c.KVCacheDtype != "fp8" || c.Port != 9001 || !c.PrefixCaching {
 		t.Errorf("%+v", c)
 	}
-	for _, bad := range [][]string{{"--max-num-seq", "4"}, {"--max-num-seqs", "many"}, {"--max-num-seqs"}} {
-		if _, err := ParseArgs(bad); err == nil {
-			t.Errorf("%v accepted", bad)
+	for _, tt := range []struct {
+		args []string
+		want string // "" = accepted
+	}{
+		// vLLM's options the simulator does not model are accepted, as vLLM does.
+		{[]string{"--served-model-name", "a", "b", "--seed", "1", "--enable-log-requests", "--dtype", "bfloat16"}, ""},
+		{[]string{"-tp", "1", "--trust-remote-code"}, ""},
+		// argparse takes a unique prefix of an option.
+		{[]string{"--max-num-seq", "4"}, ""},
+		{[]string{"--max-num-seqz", "4"}, "unrecognized arguments: --max-num-seqz"},
+		{[]string{"--frobnicate"}, "unrecognized arguments: --frobnicate"},
+		{[]string{"--max-num-seqs", "many"}, "argument --max-num-seqs: invalid int value: 'many'"},
+		{[]string{"--max-num-seqs"}, "argument --max-num-seqs: expected one argument"},
+		{[]string{"--enable-prefix-caching=yes"}, "ignored explicit argument"},
+	} {
+		_, err := ParseArgs(tt.args)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%v: %v, want %q (vLLM %s)", tt.args, err, tt.want, VLLMVersion())
 		}
-	}
-	if _, err := ParseArgs([]string{"--frobnicate"}); err == nil || !strings.Contains(err.Error(), "unrecognized arguments: --frobnicate") {
-		t.Errorf("unknown flag: %v", err)
 	}
 }
 

@@ -17,6 +17,7 @@ var conformance = map[string]func(*testing.T, opener){
 	"StudyLifecycle":                  cStudyLifecycle,
 	"ConcurrentTrialNumbers":          cConcurrentTrialNumbers,
 	"FailRunning":                     cFailRunning,
+	"DeleteStudy":                     cDeleteStudy,
 	"AskTellBaselineDuplicatesResume": cAskTellBaselineDuplicatesResume,
 	"TrialCache":                      cTrialCache,
 	"Intermediate":                    cIntermediate,

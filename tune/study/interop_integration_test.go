@@ -318,8 +318,20 @@ func TestInteropSchemaMatchesOptuna(t *testing.T) {
 	theirs := filepath.Join(dir, "theirs.db")
 	python(t, "create", theirs, "x")
 	var a, b []string
-	json.Unmarshal(python(t, "schema", ours), &a)
-	json.Unmarshal(python(t, "schema", theirs), &b)
+	if err := json.Unmarshal(python(t, "schema", ours), &a); err != nil {
+		t.Fatalf("our schema: %v", err)
+	}
+	if err := json.Unmarshal(python(t, "schema", theirs), &b); err != nil {
+		t.Fatalf("optuna's schema: %v", err)
+	}
+	// Two empty dumps would compare equal: each must hold every statement
+	// we issue (tables and explicit indexes; SQLite's own autoindexes have
+	// no SQL and are not listed).
+	for who, dump := range map[string][]string{"ours": a, "optuna's": b} {
+		if len(dump) != len(sqliteDDL) {
+			t.Fatalf("%s schema dump has %d statements, want %d:\n%s", who, len(dump), len(sqliteDDL), strings.Join(dump, "\n"))
+		}
+	}
 	if strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Errorf("schema differs:\nours:\n%s\n\noptuna's:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
 	}

@@ -142,31 +142,108 @@ func TestOldSchemaIsRefused(t *testing.T) {
 	}
 }
 
+// DeleteStudy must leave no row of the deleted study in any table (the schema
+// has no ON DELETE CASCADE) and must not touch another study's rows.
 func cDeleteStudy(t *testing.T, open opener) {
+	t.Parallel()
 	ctx := context.Background()
 	st, _ := open(t)
 	keep := writeTrials(t, st, "keep")
-	writeTrials(t, st, "gone")
+	gone := writeTrials(t, st, "gone")
+	goneTrials := trialIDs(t, st, gone)
+	keepTrials := trialIDs(t, st, keep)
+	// Optuna writes these two tables but our storage does not; rows put there
+	// by an Optuna client must go too.
+	for _, id := range append(append([]int64{}, goneTrials...), keepTrials...) {
+		if _, err := st.db.ExecContext(ctx, st.q(`INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) VALUES (?, 0, 1.5, 'FINITE')`), id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.db.ExecContext(ctx, st.q(`INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (?, CURRENT_TIMESTAMP)`), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := childRows(t, st, gone, goneTrials)
+	for table, n := range before {
+		if n == 0 {
+			t.Fatalf("%s: the test wrote no rows for the study it deletes", table)
+		}
+	}
+	keepBefore := childRows(t, st, keep, keepTrials)
+
 	if err := st.DeleteStudy(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.LoadStudy(ctx, "gone"); !errors.Is(err, ErrStudyNotFound) {
 		t.Errorf("deleted study still loads: %v", err)
 	}
-	for _, table := range []string{"trials", "trial_params", "trial_values", "trial_user_attributes", "trial_system_attributes", "study_directions"} {
-		var n int
-		st.db.QueryRowContext(ctx, st.q(`SELECT count(*) FROM `+table)).Scan(&n)
-		if n == 0 {
-			t.Errorf("%s: the kept study lost its rows", table)
+	for table, n := range childRows(t, st, gone, goneTrials) {
+		if n != 0 {
+			t.Errorf("%s: %d rows of the deleted study left", table, n)
+		}
+	}
+	for table, n := range childRows(t, st, keep, keepTrials) {
+		if n != keepBefore[table] {
+			t.Errorf("%s: the kept study has %d rows, had %d", table, n, keepBefore[table])
 		}
 	}
 	trials, _ := st.Trials(ctx, keep)
 	if len(trials) != 2 || trials[0].Params["a"] != 3 || len(trials[0].Values) != 1 {
 		t.Errorf("kept study: %+v", trials)
 	}
+	if names, _ := st.StudyNames(ctx); len(names) != 1 || names[0] != "keep" {
+		t.Errorf("names after delete: %v", names)
+	}
 	if err := st.DeleteStudy(ctx, "gone"); !errors.Is(err, ErrStudyNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
+}
+
+// trialIDs lists a study's trial ids, read before a delete so the rows that
+// pointed at them can be counted after it.
+func trialIDs(t *testing.T, st *SQL, study int64) []int64 {
+	t.Helper()
+	rows, err := st.db.QueryContext(context.Background(), st.q(`SELECT trial_id FROM trials WHERE study_id = ?`), study)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// childRows counts, per table, the rows that belong to one study: by
+// study_id, or by trial_id for the trial tables.
+func childRows(t *testing.T, st *SQL, study int64, trials []int64) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]int{}
+	count := func(table, col string, id int64) {
+		var n int
+		if err := st.db.QueryRowContext(ctx, st.q(`SELECT count(*) FROM `+table+` WHERE `+col+` = ?`), id).Scan(&n); err != nil {
+			t.Fatalf("count %s: %v", table, err)
+		}
+		out[table] += n
+	}
+	for _, table := range []string{"studies", "study_directions", "study_user_attributes", "study_system_attributes", "trials"} {
+		count(table, "study_id", study)
+	}
+	for _, table := range []string{"trial_params", "trial_values", "trial_intermediate_values", "trial_user_attributes", "trial_system_attributes", "trial_heartbeats"} {
+		out[table] = 0
+		for _, id := range trials {
+			count(table, "trial_id", id)
+		}
+	}
+	return out
 }
 
 // writeTrials makes a study with two trials carrying every kind of child row.

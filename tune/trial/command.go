@@ -39,8 +39,7 @@ func runCommand(ctx context.Context, s Spec, url string) (map[string]float64, *F
 		t = strings.ReplaceAll(t, "{params_file}", paramsFile)
 		argv = append(argv, t)
 	}
-	full := Argv(argv, s.Model, s.Flags, "", 0)
-	argv = full[:len(full)-2] // no --port for the command
+	argv = Argv(argv, s.Model, s.Flags, "", 0) // port 0: no --port for the command
 	env := Env(s.BaseEnv, append(append([]Flag{}, s.EnvVars...),
 		Flag{Name: "ATV_URL", Value: url}, Flag{Name: "ATV_MODEL", Value: s.Model}, Flag{Name: "ATV_PARAMS_FILE", Value: paramsFile}))
 	var stdout bytes.Buffer

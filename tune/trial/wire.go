@@ -206,6 +206,7 @@ type wireResult struct {
 	Start   time.Time          `json:"start"`
 	End     time.Time          `json:"end"`
 	LogDir  string             `json:"log_dir,omitempty"`
+	Stopped bool               `json:"stopped,omitempty"`
 	// Error is the runner's own error (Run's error), not the server's.
 	Error string `json:"error,omitempty"`
 }
@@ -223,14 +224,7 @@ func EncodeResult(r *Result, runErr error) ([]byte, error) {
 	w := wireResult{}
 	if r != nil {
 		w = wireResult{Command: r.Command, Startup: r.Startup.Seconds(), Bench: r.Bench.Seconds(), Total: r.Total.Seconds(), Start: r.Start, End: r.End, LogDir: r.LogDir}
-		if r.Metrics != nil {
-			w.Metrics = make(map[string]float64, len(r.Metrics))
-			for k, v := range r.Metrics {
-				if !math.IsNaN(v) && !math.IsInf(v, 0) {
-					w.Metrics[k] = v
-				}
-			}
-		}
+		w.Metrics, w.Stopped = finite(r.Metrics), r.Stopped
 		if f := r.Failure; f != nil {
 			w.Failure = &wireFailure{Class: f.Class, Message: f.Message, Tail: f.Tail}
 		}
@@ -248,11 +242,41 @@ func DecodeResult(b []byte) (*Result, string, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, "", fmt.Errorf("trial result: %w", err)
 	}
-	r := &Result{Command: w.Command, Metrics: w.Metrics, Startup: seconds(w.Startup), Bench: seconds(w.Bench), Total: seconds(w.Total), Start: w.Start, End: w.End, LogDir: w.LogDir}
+	r := &Result{Command: w.Command, Metrics: w.Metrics, Startup: seconds(w.Startup), Bench: seconds(w.Bench), Total: seconds(w.Total), Start: w.Start, End: w.End, LogDir: w.LogDir, Stopped: w.Stopped}
 	if f := w.Failure; f != nil {
 		r.Failure = &Failure{Class: f.Class, Message: f.Message, Tail: f.Tail}
 	}
 	return r, w.Error, nil
+}
+
+// finite is m without the values JSON cannot carry (NaN, ±Inf); nil stays nil.
+func finite(m map[string]float64) map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// EncodeEvent renders an event for another machine (a Ray trial's go to
+// the controller through the GCS KV); metrics JSON cannot carry are left out.
+func EncodeEvent(e Event) ([]byte, error) {
+	e.Metrics = finite(e.Metrics)
+	return json.Marshal(e)
+}
+
+// DecodeEvent reads an event written by EncodeEvent.
+func DecodeEvent(b []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Event{}, fmt.Errorf("trial event: %w", err)
+	}
+	return e, nil
 }
 
 // Self puts exe in place of {self} in a command: this program, wherever

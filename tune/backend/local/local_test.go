@@ -1,8 +1,10 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,43 +33,69 @@ func TestNeedAndSlots(t *testing.T) {
 
 // The GPUs of a finished trial are released only when the driver stops
 // listing the processes that appeared during it; processes that were there
-// before (someone else's) are not waited for.
+// before (someone else's) are not waited for. Past ReleaseTimeout the GPUs
+// are released anyway, with a warning naming the lingering processes.
 func TestReleaseWaitsForGPUProcesses(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	reads := 0
-	inv := func(context.Context) gpu.Inventory {
-		mu.Lock()
-		defer mu.Unlock()
-		reads++
-		procs := []gpu.Process{{PID: 7}} // foreign, always there
-		if reads > 1 && reads < 5 {
-			procs = append(procs, gpu.Process{PID: 4242}) // the trial's server, lingering
-		}
-		return gpu.Inventory{Devices: []gpu.Device{{Index: 0, Processes: procs}, {Index: 1, Processes: []gpu.Process{{PID: 99}}}}}
-	}
 	for _, tc := range []struct {
 		name    string
 		timeout time.Duration
-		reads   int
+		gone    int // the read at which the trial's process is gone; 0: never
 	}{
 		{"waits until gone", time.Minute, 5},
-		{"gives up", time.Millisecond, 3},
+		{"gives up", 50 * time.Millisecond, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mu.Lock()
-			reads = 0
-			mu.Unlock()
-			b := &Backend{Concurrency: 1, GPUs: gpu.NewAllocator([]int{0, 1}), Inventory: inv, Poll: time.Millisecond, ReleaseTimeout: tc.timeout,
-				Logger: slog.New(slog.DiscardHandler)}
+			t.Parallel()
+			alloc := gpu.NewAllocator([]int{0, 1})
+			// held reports whether the trial still holds a GPU: both cannot
+			// be taken (a cancelled context makes Acquire answer at once).
+			cancelled, cancel := context.WithCancel(context.Background())
+			cancel()
+			held := func() bool {
+				ids, err := alloc.Acquire(cancelled, 2)
+				if err == nil {
+					alloc.Release(ids)
+				}
+				return err != nil
+			}
+			var mu sync.Mutex
+			reads, releasedEarly := 0, false
+			inv := func(context.Context) gpu.Inventory {
+				mu.Lock()
+				defer mu.Unlock()
+				reads++
+				procs := []gpu.Process{{PID: 7}} // foreign, always there
+				lingering := reads > 1 && (tc.gone == 0 || reads < tc.gone)
+				if lingering {
+					procs = append(procs, gpu.Process{PID: 4242}) // the trial's server
+				}
+				if reads > 1 && !held() {
+					releasedEarly = true
+				}
+				return gpu.Inventory{Devices: []gpu.Device{{Index: 0, Processes: procs}, {Index: 1, Processes: []gpu.Process{{PID: 99}}}}}
+			}
+			var logs bytes.Buffer
+			b := &Backend{Concurrency: 1, GPUs: alloc, Inventory: inv, Poll: time.Millisecond, ReleaseTimeout: tc.timeout,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 			res, err := b.Run(context.Background(), trial.Spec{LogDir: t.TempDir(), BenchCommand: []string{"sh", "-c", `echo '{"x": 1}'`}})
 			if err != nil || res.Failure != nil {
 				t.Fatalf("%v %+v", err, res.Failure)
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if reads != tc.reads {
-				t.Errorf("%d inventory reads, want %d", reads, tc.reads)
+			if releasedEarly {
+				t.Error("the GPUs went back to the pool while the trial's process was listed")
+			}
+			if held() {
+				t.Error("the GPUs were not released after the trial")
+			}
+			warned := strings.Contains(logs.String(), "still listed") && strings.Contains(logs.String(), "4242")
+			switch {
+			case tc.gone > 0 && (reads != tc.gone || warned):
+				t.Errorf("%d inventory reads (want %d), warned %v:\n%s", reads, tc.gone, warned, logs.String())
+			case tc.gone == 0 && (reads < 2 || !warned):
+				t.Errorf("%d inventory reads (want the one before and at least one after), warned %v:\n%s", reads, warned, logs.String())
 			}
 		})
 	}

@@ -198,7 +198,8 @@ func (b *Backend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) 
 		return nil, b.lost(fmt.Errorf("trial %d: %w", s.Number, err))
 	}
 	b.log().Debug("submitted trial job", "trial", s.Number, "submission_id", id, "gpus", gpus)
-	job, err := b.wait(ctx, id)
+	events := &relay{kv: b.GCS, ns: ns, id: id, observe: s.Observe, log: b.log()}
+	job, err := b.wait(ctx, id, events)
 	// What the job left is collected on every path, cancellation included.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -263,9 +264,10 @@ func (b *Backend) track(id string, on bool) {
 	}
 }
 
-// wait polls the job until it is terminal. Cancellation stops the job; a
-// dead head or a dashboard silent for too long is ErrClusterLost.
-func (b *Backend) wait(ctx context.Context, id string) (dashboard.Job, error) {
+// wait polls the job until it is terminal, relaying its events meanwhile
+// (and the last ones after). Cancellation stops the job; a dead head or a
+// dashboard silent for too long is ErrClusterLost.
+func (b *Backend) wait(ctx context.Context, id string, events *relay) (dashboard.Job, error) {
 	poll, unreachable := b.Poll, b.Unreachable
 	if poll <= 0 {
 		poll = 200 * time.Millisecond
@@ -273,15 +275,21 @@ func (b *Backend) wait(ctx context.Context, id string) (dashboard.Job, error) {
 	if unreachable <= 0 {
 		unreachable = 20 * time.Second
 	}
-	lastOK := time.Now()
+	lastOK, lastEvents := time.Now(), time.Now()
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
+		if time.Since(lastEvents) >= eventPoll {
+			events.poll(ctx)
+			lastEvents = time.Now()
+		}
 		j, err := b.Jobs.Job(ctx, id)
 		switch {
 		case err == nil:
 			lastOK = time.Now()
 			if j.Terminal() {
+				// The job stores its last events before its result.
+				events.poll(ctx)
 				return j, nil
 			}
 		case ctx.Err() != nil:

@@ -93,7 +93,10 @@ func RunJob(ctx context.Context, ns, id string, o JobOptions) error {
 	}
 	trial.Self(s.Server, o.Self)
 	trial.Self(s.BenchCommand, o.Self)
+	events := startJobEvents(ctx, client, ns, id, log)
+	s.Observe = events.observe
 	res, runErr := trial.Run(ctx, s)
+	events.close()
 	out, err := trial.EncodeResult(res, runErr)
 	if err != nil {
 		return err
