@@ -6,12 +6,9 @@
 # compiling github.com/openai/openai-go/v3 and the Kubernetes client).
 set -euo pipefail
 VERSION=${LLMD_SIM_VERSION:-v0.10.2}
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
+. "$(dirname "$0")/venv-lib.sh" # the shared cache root and lock
 bin=$cache/llm-d-inference-sim-$VERSION
-# One build at a time: a second caller waits for the first one's binary.
-mkdir -p "$cache"
-exec 9>"$cache/.llmd-sim-$VERSION.lock"
-flock 9
+lock "llmd-sim-$VERSION"
 if [ -x "$bin" ]; then
   echo "$bin"
   exit 0

@@ -1,5 +1,5 @@
-# Sourced by the *-venv.sh scripts: the cache root they share and the one
-# way they build a virtualenv. Output goes to stderr; stdout is the scripts'
+# Sourced by the set-up scripts: the cache root they share, their lock, and
+# the one way they build a virtualenv. Output goes to stderr; stdout is the scripts'
 # answer (a bin directory).
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/auto-tune-vllm
 PYTHON=${PYTHON:-python3}

@@ -4,13 +4,16 @@
 package archtest
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -23,23 +26,32 @@ type pkg struct {
 	Imports    []string
 }
 
-func list(t *testing.T) []pkg {
-	t.Helper()
+// listed is the module's packages, read once for both tests: `go list`
+// loads the whole module.
+var listed = sync.OnceValues(func() ([]pkg, error) {
 	out, err := exec.Command("go", "list", "-json", mod+"...").Output()
 	if err != nil {
-		t.Fatalf("go list: %v", err)
+		return nil, fmt.Errorf("go list: %w", err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
+	dec := json.NewDecoder(bytes.NewReader(out))
 	var pkgs []pkg
 	for {
 		var p pkg
 		if err := dec.Decode(&p); err == io.EOF {
-			break
+			return pkgs, nil
 		} else if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		p.ImportPath = strings.TrimPrefix(p.ImportPath, mod)
 		pkgs = append(pkgs, p)
+	}
+})
+
+func list(t *testing.T) []pkg {
+	t.Helper()
+	pkgs, err := listed()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return pkgs
 }
