@@ -2,8 +2,9 @@
 # Builds (once) llm-d-inference-sim, a third-party vLLM-compatible server in
 # Go, from the Go module proxy, and prints the binary's path. `go install`
 # cannot fetch it (the proxy refuses the version list), so a throwaway module
-# pins it and `go build` builds it (5 to 30 minutes on 2 cores: most of it is
-# compiling github.com/openai/openai-go/v3 and the Kubernetes client).
+# pins it and `go build` builds it (over an hour on a loaded 2-core machine:
+# most of it is compiling github.com/openai/openai-go/v3 and the Kubernetes
+# client). `make test-e2e` uses it; `make test` does not.
 set -euo pipefail
 VERSION=${LLMD_SIM_VERSION:-v0.10.2}
 . "$(dirname "$0")/venv-lib.sh" # the shared cache root and lock
@@ -15,7 +16,7 @@ if [ -x "$bin" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "building llm-d-inference-sim $VERSION (a few minutes)" >&2
+echo "building llm-d-inference-sim $VERSION (long: its dependencies include the Kubernetes client)" >&2
 (
   cd "$work"
   go mod init atv-llmd-sim >/dev/null 2>&1

@@ -126,11 +126,16 @@ func StartForeignWith(t testing.TB, bin, root string, args []string, extraEnv ..
 	return f
 }
 
+// readyWait bounds a head's start. Generous: on a loaded 2-core machine
+// `import ray` alone has taken minutes; a head that is not coming exits or
+// says so in its log, which the failure prints.
+const readyWait = 5 * time.Minute
+
 // waitNodes waits until the cluster at address lists n alive nodes, failing
 // the test if p (what should bring them up) exits first.
 func waitNodes(t testing.TB, p *proc.Process, address, token string, n int, what string) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(readyWait)
 	for {
 		if p.Exited() {
 			t.Fatalf("%s exited: %v", what, p.Err())
@@ -149,7 +154,7 @@ func waitNodes(t testing.TB, p *proc.Process, address, token string, n int, what
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 90 s:\n%s", what, p.Tail())
+			t.Fatalf("%s not ready after %v:\n%s", what, readyWait, p.Tail())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
