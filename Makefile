@@ -12,7 +12,7 @@ RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 # Python Optuna and optuna-dashboard, for the storage interop tests.
 OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
-.PHONY: all build release test test-e2e test-short fuzz bench bench-ray bench-ray-jobs bench-sampler bench-trials lint proto demo demo-ray clean ray-venv
+.PHONY: all build release test test-e2e test-short fuzz bench bench-ray bench-ray-jobs bench-sampler bench-trials bench-precision lint proto demo demo-ray clean ray-venv
 
 all: build
 
@@ -56,7 +56,13 @@ test-short:
 
 # Side-by-side figures, not assertions: our Ray head vs the ray CLI, and our
 # samplers vs Python Optuna's (bench/).
-bench: bench-ray bench-ray-jobs bench-sampler bench-trials
+bench: bench-ray bench-ray-jobs bench-sampler bench-trials bench-precision
+
+# How far one short measurement can be trusted: spread over repeats, and the
+# ranking of two configurations 3 % apart (tokens in the window vs requests
+# completed in it).
+bench-precision:
+	$(GO) run ./bench/precision
 
 bench-trials: build
 	$(GO) run ./bench/trials -tool $(BIN) -guidellm "$$(scripts/guidellm-venv.sh)"

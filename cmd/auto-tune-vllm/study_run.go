@@ -119,7 +119,9 @@ func (r *studyRun) run(ctx context.Context, g *globals, ray *rayb.Backend) error
 	}
 	rep := report.Build(trials, reportOptions(cfg, opened.Study.Name(), g.io.Executable))
 	if r.flags.JSON {
-		rep.JSON(g.io.Stdout)
+		if err := rep.JSON(g.io.Stdout); err != nil && runErr == nil {
+			runErr = fmt.Errorf("write the report: %w", err)
+		}
 	} else {
 		rep.Text(g.io.Stdout)
 	}
@@ -160,7 +162,7 @@ func reportOptions(cfg *config.Study, name, self string) report.Options {
 	for i, o := range cfg.Objectives {
 		objs[i] = report.Objective{Key: o.Key(), Maximize: o.Direction == "maximize"}
 	}
-	return report.Options{Study: name, Objectives: objs, Command: func(params map[string]any) []string {
+	return report.Options{Study: name, Objectives: objs, Concurrency: cfg.Benchmark.Rate, Command: func(params map[string]any) []string {
 		argv := tune.Command(cfg, params)
 		trial.Self(argv, self) // left in the config for the nodes of a Ray cluster
 		return argv

@@ -193,6 +193,16 @@ func (p *Process) Tail() string {
 	return p.tail.String()
 }
 
+// LastLines returns the last n lines the child printed: more than Tail, for
+// a reader that looks for a cause printed well before the end. Without a log
+// file only Tail's lines are kept.
+func (p *Process) LastLines(n int) string {
+	if p.logFile != "" {
+		return fileTail(p.logFile, n)
+	}
+	return p.tail.String()
+}
+
 // Signal sends sig to the child alone (not its group), if it still runs.
 func (p *Process) Signal(sig syscall.Signal) error {
 	if p.Exited() {

@@ -65,7 +65,7 @@ func fileTail(path string, n int) string {
 		return ""
 	}
 	defer f.Close()
-	const maxRead = 64 << 10
+	maxRead := max(int64(n)<<10, 64<<10) // lines of up to 1 KiB each
 	if st, err := f.Stat(); err == nil && st.Size() > maxRead {
 		f.Seek(st.Size()-maxRead, io.SeekStart)
 	}

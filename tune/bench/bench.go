@@ -16,6 +16,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,9 +55,12 @@ type Options struct {
 	// a request that finds Concurrency requests in flight is dropped, never
 	// delayed, so the offered load stays what was asked.
 	RequestRate float64
-	Duration    time.Duration // measured time after Warmup
+	// Duration is how long the full load runs after Warmup. Throughput is
+	// measured over it from the steady state on (closed loop: once every
+	// stream has received its first token).
+	Duration    time.Duration
 	MaxRequests int           // 0 = no limit
-	Warmup      time.Duration // requests started earlier are not measured
+	Warmup      time.Duration // the least warm-up; requests started earlier are not in the latencies
 	Prompt      TokenDist
 	Output      TokenDist
 	// Prompts, if set, are used in turn instead of synthetic text (a
@@ -71,26 +75,34 @@ type Options struct {
 	// summary then covers what was measured until then (Summary.Stopped).
 	Progress      func(Snapshot) (stop bool)
 	ProgressEvery time.Duration
+	// KeepRecords puts every request's record in Summary.Records, for a
+	// caller that computes something else from them (bench/precision).
+	KeepRecords bool
 }
 
 // Snapshot is a run in progress.
 type Snapshot struct {
 	Elapsed time.Duration // since the run started
-	Warmup  bool          // still warming up: Metrics is nil
+	Warmup  bool          // still warming up (or not yet steady): Metrics is nil
 	// Metrics so far, as in Summary.Metrics, over the measured time up to now.
 	Metrics map[string]float64
 }
 
 // Record is one request.
 type Record struct {
-	Start        time.Duration // since the run started
-	TTFT         time.Duration
-	ITL          []time.Duration // gaps between token chunks after the first
+	Index int           // in the order requests were sent
+	Start time.Duration // since the run started
+	TTFT  time.Duration
+	// Chunks are the arrival times of the streamed token chunks, since the
+	// run started: throughput is counted from them, so a request still in
+	// flight when the window closes counts for what it received.
+	Chunks       []time.Duration
 	E2E          time.Duration
 	PromptTokens int
 	OutputTokens int
 	Err          string
 	Warmup       bool
+	Live         bool // still in flight (a snapshot's copy)
 }
 
 // Run executes the benchmark and summarises it.
@@ -111,7 +123,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &runner{o: o, start: time.Now(), records: make(chan Record, 1024)}
+	r := &runner{o: o, start: time.Now(), records: make(chan Record, 1024), live: map[int]*Record{}}
 	var deadline time.Time
 	if o.Duration > 0 {
 		deadline = r.start.Add(o.Warmup + o.Duration)
@@ -148,10 +160,53 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if !deadline.IsZero() && end.After(deadline) {
 		end = deadline // requests cut at the deadline do not stretch the window
 	}
-	measured := end.Sub(r.start) - o.Warmup
-	sum := agg.summary(measured, r.droppedSoFar())
+	sum := agg.summary(r.window(agg.recs, end.Sub(r.start)), r.droppedSoFar())
 	sum.Stopped = !stopped.IsZero()
+	if o.KeepRecords {
+		sum.Records = agg.recs
+	}
 	return sum, nil
+}
+
+// streams is how many requests the closed loop keeps in flight at full load
+// (0 in request-rate mode, whose load is set by arrivals, not streams).
+func (r *runner) streams() int {
+	if r.o.RequestRate > 0 {
+		return 0
+	}
+	if r.o.MaxRequests > 0 {
+		return min(r.o.Concurrency, r.o.MaxRequests)
+	}
+	return r.o.Concurrency
+}
+
+func (r *runner) window(recs []Record, end time.Duration) window {
+	r.mu.Lock()
+	idle := r.idle
+	r.mu.Unlock()
+	return measureWindow(recs, r.streams(), r.o.Warmup, idle, end)
+}
+
+// snapshot summarises the run so far, requests in flight included.
+func (r *runner) snapshot(agg *aggregator, now time.Time) Snapshot {
+	elapsed := now.Sub(r.start)
+	snap := Snapshot{Elapsed: elapsed, Warmup: true}
+	if elapsed < r.o.Warmup {
+		return snap
+	}
+	recs := agg.recs[:len(agg.recs):len(agg.recs)]
+	r.mu.Lock()
+	for _, rec := range r.live {
+		// Only what is set before a request goes live, or under r.mu.
+		recs = append(recs, Record{Index: rec.Index, Start: rec.Start, Warmup: rec.Warmup, Chunks: slices.Clone(rec.Chunks), Live: true})
+	}
+	r.mu.Unlock()
+	if _, steady := steadyAt(recs, r.streams()); r.streams() > 0 && !steady {
+		return snap
+	}
+	snap.Warmup = false
+	snap.Metrics = agg.summaryOf(recs, r.window(recs, elapsed), r.droppedSoFar()).Metrics
+	return snap
 }
 
 // collect aggregates the records until the run ends, and tells Progress how
@@ -178,11 +233,7 @@ func (r *runner) collect(agg *aggregator, stop func()) (stopped time.Time) {
 			if !stopped.IsZero() {
 				continue
 			}
-			snap := Snapshot{Elapsed: now.Sub(r.start), Warmup: now.Sub(r.start) < r.o.Warmup}
-			if !snap.Warmup {
-				snap.Metrics = agg.summary(snap.Elapsed-r.o.Warmup, r.droppedSoFar()).Metrics
-			}
-			if r.o.Progress(snap) {
+			if r.o.Progress(r.snapshot(agg, now)) {
 				stopped = now
 				stop()
 			}
@@ -203,6 +254,10 @@ type runner struct {
 	mu      sync.Mutex
 	issued  int
 	dropped int
+	// idle is when the load began to drain: the first time a request was
+	// asked for past MaxRequests (since the run started; 0 = never).
+	idle time.Duration
+	live map[int]*Record // requests in flight, by index
 }
 
 // take reserves the next request number, or false when the count is reached.
@@ -210,6 +265,9 @@ func (r *runner) take() (int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.o.MaxRequests > 0 && r.issued >= r.o.MaxRequests {
+		if r.idle == 0 {
+			r.idle = time.Since(r.start)
+		}
 		return 0, false
 	}
 	r.issued++
@@ -305,12 +363,24 @@ func (r *runner) request(i int) ([]byte, string) {
 func (r *runner) one(ctx context.Context, i int) Record {
 	body, url := r.request(i)
 	t0 := time.Now()
-	rec := Record{Start: t0.Sub(r.start)}
+	rec := &Record{Index: i, Start: t0.Sub(r.start)}
 	rec.Warmup = rec.Start < r.o.Warmup
+	r.mu.Lock()
+	r.live[i] = rec
+	r.mu.Unlock()
+	// What is returned is a copy taken once the request is no longer live,
+	// so a snapshot never counts it twice (it may miss it for the moment it
+	// waits in the records channel).
+	done := func() Record {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.live, i)
+		return *rec
+	}
 	fail := func(err error) Record {
 		rec.E2E = time.Since(t0)
 		rec.Err = err.Error()
-		return rec
+		return done()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -327,8 +397,6 @@ func (r *runner) one(ctx context.Context, i int) Record {
 		return fail(fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(msg))))
 	}
 	sse := newSSEReader(resp.Body)
-	var last time.Time
-	chunks := 0
 	usage := false
 	for {
 		data, err := sse.next()
@@ -347,13 +415,12 @@ func (r *runner) one(ctx context.Context, i int) Record {
 		}
 		now := time.Now()
 		if c.text() != "" {
-			if chunks == 0 {
+			if len(rec.Chunks) == 0 {
 				rec.TTFT = now.Sub(t0)
-			} else {
-				rec.ITL = append(rec.ITL, now.Sub(last))
 			}
-			last = now
-			chunks++
+			r.mu.Lock()
+			rec.Chunks = append(rec.Chunks, now.Sub(r.start))
+			r.mu.Unlock()
 		}
 		if c.Usage != nil {
 			usage = true
@@ -363,12 +430,12 @@ func (r *runner) one(ctx context.Context, i int) Record {
 	rec.E2E = time.Since(t0)
 	if !usage {
 		// Without usage, vLLM streams one token per chunk.
-		rec.OutputTokens = chunks
+		rec.OutputTokens = len(rec.Chunks)
 	}
-	if chunks == 0 {
+	if len(rec.Chunks) == 0 {
 		rec.Err = "no tokens in the response"
 	}
-	return rec
+	return done()
 }
 
 // words makes synthetic prompts: roughly one token per word, distinct per

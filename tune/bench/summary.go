@@ -1,31 +1,41 @@
 package bench
 
 import (
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 )
 
 // Summary is a finished run.
 type Summary struct {
-	Duration   time.Duration // measured, after warm-up
-	Requests   int           // measured and successful
-	Errors     int           // measured and failed
-	Incomplete int           // cut by the end of the run
-	Dropped    int           // request-rate mode: no free slot at arrival
+	// Duration is the measurement window: from the steady state (or the end
+	// of Options.Warmup, whichever is later) to the end of the full load.
+	Duration time.Duration
+	// WindowStart is where the window began, since the run started.
+	WindowStart time.Duration
+	Requests    int // measured and successful
+	Errors      int // measured and failed
+	Incomplete  int // cut by the end of the run
+	Dropped     int // request-rate mode: no free slot at arrival
 	// Metrics holds, for each metric M: M_mean, M_median, M_min, M_max,
 	// M_std_dev, M_p50, M_p90, M_p95, M_p99, and M (the median), like the
-	// Python tool's GuideLLM parsing. For throughputs, M_mean is the total
-	// over the measured time and the other statistics are over 1-second
-	// windows. Also: requests, errors, incomplete, dropped.
+	// Python tool's GuideLLM parsing. Latencies are per completed request.
+	// Throughputs count the tokens (and requests) that arrived inside the
+	// window, those of requests still in flight at its edges included: M_mean
+	// is the total over the window, the other statistics are over its whole
+	// seconds, and M_ci95_low/M_ci95_high bound the mean (Student's t over
+	// those seconds). Also: requests, errors, incomplete, dropped.
 	Metrics map[string]float64
 	// FirstError is an example failure, for messages.
 	FirstError string
 	// Stopped: Options.Progress ended the run before its duration.
 	Stopped bool
+	// Records are the requests, with Options.KeepRecords.
+	Records []Record
 }
 
 type aggregator struct {
@@ -34,22 +44,80 @@ type aggregator struct {
 
 func (a *aggregator) add(r Record) { a.recs = append(a.recs, r) }
 
-func (a *aggregator) summary(measured time.Duration, dropped int) *Summary {
-	s := &Summary{Duration: measured, Dropped: dropped, Metrics: map[string]float64{}}
+// window is the measured part of a run, as offsets since its start.
+type window struct{ start, end time.Duration }
+
+func (w window) length() time.Duration { return w.end - w.start }
+
+func (w window) holds(t time.Duration) bool { return t >= w.start && t < w.end }
+
+// steadyAt is when streams requests had all received their first token: from
+// then on every stream is busy, the server's batch is as full as this load
+// makes it, and the ramp-up no longer lowers the rate. False if that never
+// happened in recs.
+func steadyAt(recs []Record, streams int) (time.Duration, bool) {
+	var firsts []time.Duration
+	for _, r := range recs {
+		if len(r.Chunks) > 0 {
+			firsts = append(firsts, r.Chunks[0])
+		}
+	}
+	if streams < 1 || len(firsts) < streams {
+		return 0, false
+	}
+	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
+	return firsts[streams-1], true
+}
+
+// measureWindow picks the window of a run that ended at end: it starts at
+// the steady state (closed loop: all streams streaming) if that came after
+// the fixed warm-up, and ends where the load began to drain (idle: the first
+// stream found no request left to send; 0 if it never did).
+func measureWindow(recs []Record, streams int, warmup, idle, end time.Duration) window {
+	w := window{start: warmup, end: end}
+	if idle > 0 && idle < w.end {
+		w.end = idle
+	}
+	if s, ok := steadyAt(recs, streams); ok && s > w.start && s < w.end {
+		w.start = s
+	}
+	if w.end <= w.start { // too short to tell: the whole run after warm-up
+		w = window{start: warmup, end: end}
+	}
+	return w
+}
+
+// tokenWeight is how many tokens each streamed chunk of r stands for: the
+// server's count spread over the chunks (one chunk can carry several tokens),
+// or one a chunk where the count never came (a request cut short).
+func tokenWeight(r Record) float64 {
+	if r.OutputTokens > 0 && len(r.Chunks) > 0 && r.Err == "" {
+		return float64(r.OutputTokens) / float64(len(r.Chunks))
+	}
+	return 1
+}
+
+func (a *aggregator) summary(w window, dropped int) *Summary { return a.summaryOf(a.recs, w, dropped) }
+
+// summaryOf summarises recs (the aggregator's, or those and the requests in
+// flight for a snapshot).
+func (a *aggregator) summaryOf(recs []Record, w window, dropped int) *Summary {
+	s := &Summary{Duration: w.length(), WindowStart: w.start, Dropped: dropped, Metrics: map[string]float64{}}
 	dist := map[string][]float64{}
-	secs := int(math.Ceil(measured.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	buckets := map[string][]float64{
-		metric.OutputThroughput:  make([]float64, secs),
-		metric.RequestThroughput: make([]float64, secs),
-		metric.TokenThroughput:   make([]float64, secs),
-	}
-	var outTotal, promptTotal float64
-	origin := measuredStart(a.recs)
-	for _, r := range a.recs {
-		if r.Warmup {
+	rates := newRates(w)
+	for _, r := range recs {
+		// Throughputs: whatever arrived inside the window counts, whenever
+		// its request started and however it ended.
+		weight := tokenWeight(r)
+		for _, at := range r.Chunks {
+			rates.add(metric.OutputThroughput, at, weight)
+			rates.add(metric.TokenThroughput, at, weight)
+		}
+		if r.Err == "" && len(r.Chunks) > 0 {
+			rates.add(metric.TokenThroughput, r.Chunks[0], float64(r.PromptTokens)) // prefilled when its first token came
+			rates.add(metric.RequestThroughput, r.Start+r.E2E, 1)
+		}
+		if r.Live || r.Warmup {
 			continue
 		}
 		if r.Err != "" {
@@ -64,8 +132,7 @@ func (a *aggregator) summary(measured time.Duration, dropped int) *Summary {
 			continue
 		}
 		s.Requests++
-		lat := r.E2E.Seconds()
-		dist[metric.RequestLatency] = append(dist[metric.RequestLatency], lat)
+		dist[metric.RequestLatency] = append(dist[metric.RequestLatency], r.E2E.Seconds())
 		dist[metric.TTFT] = append(dist[metric.TTFT], ms(r.TTFT))
 		if r.OutputTokens > 1 {
 			dist[metric.ITL] = append(dist[metric.ITL], ms(r.E2E-r.TTFT)/float64(r.OutputTokens-1))
@@ -75,32 +142,11 @@ func (a *aggregator) summary(measured time.Duration, dropped int) *Summary {
 		}
 		dist[metric.PromptTokenCount] = append(dist[metric.PromptTokenCount], float64(r.PromptTokens))
 		dist[metric.OutputTokenCount] = append(dist[metric.OutputTokenCount], float64(r.OutputTokens))
-		outTotal += float64(r.OutputTokens)
-		promptTotal += float64(r.PromptTokens)
-		// Attributed to the second the request finished in.
-		b := int((r.Start + r.E2E - origin).Seconds())
-		if b >= secs {
-			b = secs - 1
-		}
-		if b < 0 {
-			b = 0
-		}
-		buckets[metric.OutputThroughput][b] += float64(r.OutputTokens)
-		buckets[metric.RequestThroughput][b]++
-		buckets[metric.TokenThroughput][b] += float64(r.OutputTokens + r.PromptTokens)
 	}
 	for name, xs := range dist {
 		put(s.Metrics, name, xs, math.NaN())
 	}
-	d := measured.Seconds()
-	totals := map[string]float64{metric.OutputThroughput: outTotal, metric.RequestThroughput: float64(s.Requests), metric.TokenThroughput: outTotal + promptTotal}
-	for name, xs := range buckets {
-		mean := math.NaN()
-		if d > 0 {
-			mean = totals[name] / d
-		}
-		put(s.Metrics, name, xs, mean)
-	}
+	rates.put(s.Metrics)
 	s.Metrics[metric.Requests] = float64(s.Requests)
 	s.Metrics[metric.Errors] = float64(s.Errors)
 	s.Metrics[metric.Incomplete] = float64(s.Incomplete)
@@ -108,19 +154,89 @@ func (a *aggregator) summary(measured time.Duration, dropped int) *Summary {
 	return s
 }
 
-// measuredStart is the offset where measurement began (end of warm-up):
-// the earliest start of a measured request.
-func measuredStart(recs []Record) time.Duration {
-	first := time.Duration(math.MaxInt64)
-	for _, r := range recs {
-		if !r.Warmup && r.Start < first {
-			first = r.Start
+// rates counts events (tokens, requests) inside a window, in total and per
+// whole second of it.
+type rates struct {
+	w       window
+	total   map[string]float64
+	seconds map[string][]float64
+}
+
+func newRates(w window) *rates {
+	n := int(w.length() / time.Second)
+	r := &rates{w: w, total: map[string]float64{}, seconds: map[string][]float64{}}
+	for _, name := range []string{metric.OutputThroughput, metric.RequestThroughput, metric.TokenThroughput} {
+		r.total[name] = 0
+		r.seconds[name] = make([]float64, n)
+	}
+	return r
+}
+
+func (r *rates) add(name string, at time.Duration, n float64) {
+	if !r.w.holds(at) {
+		return
+	}
+	r.total[name] += n
+	// The last, partial second is in the total but not a second of its own:
+	// a fraction of a second would read as a dip.
+	if i := int((at - r.w.start) / time.Second); i < len(r.seconds[name]) {
+		r.seconds[name][i] += n
+	}
+}
+
+func (r *rates) put(m map[string]float64) {
+	d := r.w.length().Seconds()
+	if d <= 0 {
+		return
+	}
+	for name, total := range r.total {
+		mean := total / d
+		secs := r.seconds[name]
+		if len(secs) == 0 { // under a second measured: the mean is all there is
+			secs = []float64{mean}
+		}
+		put(m, name, secs, mean)
+		if len(secs) >= 2 {
+			half := tQuantile975(len(secs)-1) * sampleStdDev(secs) / math.Sqrt(float64(len(secs)))
+			m[metric.Stat(name, metric.CI95Low)] = mean - half
+			m[metric.Stat(name, metric.CI95High)] = mean + half
 		}
 	}
-	if first == time.Duration(math.MaxInt64) {
-		return 0
+}
+
+// sampleStdDev is the standard deviation with Bessel's correction, the one
+// a confidence interval needs (Summary's std_dev is the population one, as
+// GuideLLM reports it).
+func sampleStdDev(xs []float64) float64 {
+	mean := 0.0
+	for _, x := range xs {
+		mean += x
 	}
-	return first
+	mean /= float64(len(xs))
+	ss := 0.0
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(ss / float64(len(xs)-1))
+}
+
+// t975 holds Student's t 0.975 quantiles for 1 to 30 degrees of freedom.
+var t975 = []float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+	2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+	2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
+
+// tQuantile975 is Student's t 0.975 quantile: the table, then the
+// Cornish-Fisher expansion around the normal's 1.96 (off by < 0.001 past 30).
+func tQuantile975(df int) float64 {
+	if df < 1 {
+		return math.NaN()
+	}
+	if df <= len(t975) {
+		return t975[df-1]
+	}
+	const z = 1.959964
+	n := float64(df)
+	return z + (z*z*z+z)/(4*n) + (5*math.Pow(z, 5)+16*z*z*z+3*z)/(96*n*n)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

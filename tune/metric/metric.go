@@ -39,6 +39,10 @@ const (
 	P90    = "p90"
 	P95    = "p95"
 	P99    = "p99"
+	// The 95 % confidence interval of a throughput's mean, from its
+	// per-second rates: how sure one measurement is.
+	CI95Low  = "ci95_low"
+	CI95High = "ci95_high"
 )
 
 // Objectives lists the metrics objectives and SLOs may name.

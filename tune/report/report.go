@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
@@ -27,17 +28,37 @@ type Options struct {
 	Objectives []Objective
 	// Command renders a trial's parameters as the server command to run.
 	Command func(params map[string]any) []string
+	// Concurrency is the load the search trials ran at: of several baselines
+	// (one per concurrency level), the one measured at it is the reference.
+	Concurrency int
 }
 
 // Entry is one reported trial.
 type Entry struct {
 	Number int            `json:"number"`
-	Values []float64      `json:"values"`
+	Values numbers        `json:"values"`
 	Params map[string]any `json:"params"`
 	// Improvement over the baseline per objective, in percent; positive is
 	// better whatever the direction. Nil without a baseline.
-	Improvement []float64 `json:"improvement_percent,omitempty"`
-	Command     string    `json:"command"`
+	Improvement numbers `json:"improvement_percent,omitempty"`
+	Command     string  `json:"command"`
+}
+
+// numbers encode a value JSON cannot hold (NaN, ±Inf: a trial may store
+// them) as null, so one odd value does not lose the whole report.
+type numbers []float64
+
+func (ns numbers) MarshalJSON() ([]byte, error) {
+	if ns == nil {
+		return []byte("null"), nil
+	}
+	out := make([]any, len(ns))
+	for i, v := range ns {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[i] = v
+		}
+	}
+	return json.Marshal(out)
 }
 
 // Model is the report.
@@ -46,35 +67,66 @@ type Model struct {
 	Objectives []Objective `json:"objectives"`
 	Baseline   *Entry      `json:"baseline,omitempty"`
 	Best       []Entry     `json:"best"`
-	Complete   int         `json:"complete"`
-	Infeasible int         `json:"infeasible"`
-	Failed     int         `json:"failed"`
+	// BaselineWins: no trial beat vLLM's defaults in any objective.
+	BaselineWins bool `json:"baseline_wins"`
+	Complete     int  `json:"complete"`
+	Infeasible   int  `json:"infeasible"`
+	Pruned       int  `json:"pruned"` // stopped early by the pruner, feasible as far as measured
+	Failed       int  `json:"failed"`
 }
 
 // Build makes the report from the stored trials.
 func Build(trials []study.Trial, o Options) *Model {
 	m := &Model{Study: o.Study, Objectives: o.Objectives}
 	var candidates []study.Trial
+	var base *study.Trial
 	for _, t := range trials {
 		baseline := t.Kind() == study.Baseline
 		switch {
 		case t.State == study.Complete && baseline:
-			if m.Baseline == nil {
-				m.Baseline = entry(t, o, nil)
+			// The first completed one, or the one at the trials' load.
+			if base == nil || o.Concurrency > 0 && t.BaselineConcurrency() == o.Concurrency && base.BaselineConcurrency() != o.Concurrency {
+				base = &t
 			}
-		case t.State == study.Complete && t.Feasible():
+		case t.State == study.Complete && t.Feasible() && finite(t.Values):
 			m.Complete++
 			candidates = append(candidates, t)
-		case t.State == study.Complete || t.State == study.Pruned:
+		case t.State == study.Complete || t.State == study.Pruned && !t.Feasible():
 			m.Infeasible++
+		case t.State == study.Pruned:
+			m.Pruned++
 		case t.State == study.Fail:
 			m.Failed++
 		}
 	}
+	if base != nil {
+		m.Baseline = entry(*base, o, nil)
+	}
 	for _, t := range front(candidates, o.Objectives) {
 		m.Best = append(m.Best, *entry(t, o, m.Baseline))
 	}
+	m.BaselineWins = m.Baseline != nil && len(m.Best) > 0
+	for _, e := range m.Best {
+		if e.Improvement == nil {
+			m.BaselineWins = false
+		}
+		for _, imp := range e.Improvement {
+			if imp > 0 {
+				m.BaselineWins = false
+			}
+		}
+	}
 	return m
+}
+
+// finite: values a trial can be ranked by (a missing value reads as NaN).
+func finite(vs []float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) {
+			return false
+		}
+	}
+	return len(vs) > 0
 }
 
 func entry(t study.Trial, o Options, base *Entry) *Entry {
@@ -136,7 +188,11 @@ func front(ts []study.Trial, objs []Objective) []study.Trial {
 
 // Text writes the report for people.
 func (m *Model) Text(w io.Writer) {
-	fmt.Fprintf(w, "Study %s: %d complete, %d infeasible, %d failed trials\n", m.Study, m.Complete, m.Infeasible, m.Failed)
+	pruned := ""
+	if m.Pruned > 0 {
+		pruned = fmt.Sprintf(", %d pruned", m.Pruned)
+	}
+	fmt.Fprintf(w, "Study %s: %d complete, %d infeasible%s, %d failed trials\n", m.Study, m.Complete, m.Infeasible, pruned, m.Failed)
 	if len(m.Best) == 0 {
 		fmt.Fprintln(w, "No feasible trial completed.")
 		return
@@ -149,8 +205,10 @@ func (m *Model) Text(w io.Writer) {
 		}
 		names[i] = fmt.Sprintf("%s (%s)", o.Key, dir)
 	}
+	var base []float64
 	if m.Baseline != nil {
-		fmt.Fprintf(w, "Baseline (vLLM defaults, trial %d): %s\n", m.Baseline.Number, values(m.Baseline.Values, nil))
+		base = m.Baseline.Values
+		fmt.Fprintf(w, "Baseline (vLLM defaults, trial %d): %s\n", m.Baseline.Number, values(base, nil))
 	}
 	title := "Best trial"
 	if len(m.Objectives) > 1 {
@@ -158,20 +216,47 @@ func (m *Model) Text(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%s — %s:\n", title, strings.Join(names, ", "))
 	for _, e := range m.Best {
-		fmt.Fprintf(w, "  trial %d: %s\n", e.Number, values(e.Values, e.Improvement))
+		var b []float64
+		if e.Improvement != nil {
+			b = base
+		}
+		fmt.Fprintf(w, "  trial %d: %s\n", e.Number, values(e.Values, b))
 		fmt.Fprintf(w, "    %s\n", e.Command)
+	}
+	if m.BaselineWins {
+		fmt.Fprintf(w, "No trial beat vLLM's defaults (trial %d) in any objective: keep the defaults.\n", m.Baseline.Number)
 	}
 }
 
-func values(vs, imp []float64) string {
+// values shows a trial's values, each beside its change from the baseline's
+// (if base is set), worded by the direction of the value itself: "1.5 (25.0 %
+// lower than the baseline)" reads the same whether lower is better or worse.
+func values(vs, base []float64) string {
 	parts := make([]string, len(vs))
 	for i, v := range vs {
-		parts[i] = fmt.Sprintf("%.4g", v)
-		if imp != nil {
-			parts[i] += fmt.Sprintf(" (%+.1f%% vs baseline)", imp[i])
+		parts[i] = number(v)
+		if base == nil {
+			continue
+		}
+		switch change := (v - base[i]) / math.Abs(base[i]) * 100; {
+		case math.Abs(change) < 0.05:
+			parts[i] += " (same as the baseline)"
+		case change > 0:
+			parts[i] += fmt.Sprintf(" (%.1f %% higher than the baseline)", change)
+		default:
+			parts[i] += fmt.Sprintf(" (%.1f %% lower than the baseline)", -change)
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// number shows 4 significant digits, without an exponent for the thousands
+// of tokens per second a throughput is.
+func number(v float64) string {
+	if math.Abs(v) >= 1000 && !math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 // JSON writes the report for scripts.

@@ -24,16 +24,22 @@ func Infeasible(class string) bool {
 }
 
 // signatures map log text to classes, most specific first (vLLM's messages).
+// vLLM's config classes are pydantic dataclasses, so a ValueError raised while
+// validating flags reaches the log as pydantic's "Value error, <message>"
+// inside a ValidationError, without the word ValueError.
 var signatures = []struct {
 	class string
 	texts []string
 }{
 	{KVCache, []string{"larger than the available KV cache memory", "No available memory for the cache blocks", "Available KV cache memory: -", "insufficient KV cache"}},
 	{OOM, []string{"CUDA out of memory", "OutOfMemoryError", "out of memory"}},
-	{GPUBusy, []string{"less than desired GPU memory utilization"}},
-	{PortInUse, []string{"address already in use", "[Errno 98]"}},
-	{UnknownFlag, []string{"unrecognized arguments", "invalid choice", "invalid int value", "invalid float value", "expected one argument", "error: argument"}},
-	{InvalidCombination, []string{"must be greater than or equal to", "is smaller than max_model_len", "exceeds the total number of available GPUs", "greater than the derived max_model_len", "ValueError"}},
+	// Another process holds the GPU's memory (or let go of it while vLLM
+	// measured): vllm/v1/worker/utils.py request_memory, gpu_worker.py.
+	{GPUBusy, []string{"desired GPU memory utilization", "engine's budget after excluding", "Error in memory profiling"}},
+	{PortInUse, []string{"address already in use", "Address already in use", "[Errno 98]"}},
+	// argparse's messages, and pydantic's for a value out of a flag's range.
+	{UnknownFlag, []string{"unrecognized arguments", "ambiguous option", "invalid choice", "invalid int value", "invalid float value", "expected one argument", "error: argument", "Input should be"}},
+	{InvalidCombination, []string{"must be greater than or equal to", "is smaller than max_model_len", "exceeds the total number of available GPUs", "greater than the derived max_model_len", "is not supported for this model", "ValueError", "Value error, "}},
 }
 
 // Classify names the failure a server's last output shows.

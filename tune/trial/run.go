@@ -184,7 +184,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		res.Metrics, res.Failure = program(bctx, s, base)
 		res.Bench = time.Since(t1)
 		if res.Failure != nil && p.Exited() {
-			res.Failure = &Failure{Class: Classify(p.Tail()), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
+			res.Failure = &Failure{Class: classify(p), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
 		}
 		if res.Failure != nil && ctx.Err() != nil {
 			return res, context.Cause(ctx)
@@ -194,7 +194,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	sum, err := bench.Run(bctx, b)
 	res.Bench = time.Since(t1)
 	if p.Exited() {
-		res.Failure = &Failure{Class: Classify(p.Tail()), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
+		res.Failure = &Failure{Class: classify(p), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
 		return res, nil
 	}
 	if err != nil {
@@ -260,7 +260,7 @@ func waitReady(ctx context.Context, p *proc.Process, url string, timeout time.Du
 	for {
 		if p.Exited() {
 			tail := p.Tail()
-			return &Failure{Class: Classify(tail), Message: fmt.Sprintf("the server exited before it was ready (%v)", exitText(p)), Tail: tail}
+			return &Failure{Class: classify(p), Message: fmt.Sprintf("the server exited before it was ready (%v)", exitText(p)), Tail: tail}
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := client.Do(req); err == nil {
@@ -279,6 +279,15 @@ func waitReady(ctx context.Context, p *proc.Process, url string, timeout time.Du
 		}
 	}
 }
+
+// classifyLines is how much of a failed server's output is searched for its
+// cause. vLLM prints the cause (an engine core's traceback) and then the API
+// server's own traceback, 60-odd lines ending in "Engine core initialization
+// failed. See root cause above."; with several workers or a newer Python,
+// more. The failure quotes only the tail.
+const classifyLines = 400
+
+func classify(p *proc.Process) string { return Classify(p.LastLines(classifyLines)) }
 
 func exitText(p *proc.Process) string {
 	if c := p.ExitCode(); c >= 0 {

@@ -45,10 +45,16 @@ func TestClassify(t *testing.T) {
 		"torch.OutOfMemoryError: CUDA out of memory. Tried to allocate":                               OOM,
 		"ValueError: No available memory for the cache blocks.":                                       KVCache,
 		"(2.00 GiB KV cache is needed, which is larger than the available KV cache memory":            KVCache,
-		"vllm serve: error: unrecognized arguments: --max-num-seq":                                    UnknownFlag,
+		"vllm: error: unrecognized arguments: --num-scheduler-steps 8":                                UnknownFlag,
 		"ValueError: max_num_batched_tokens (256) must be greater than or equal to max_num_seqs":      InvalidCombination,
 		"Free memory on device (3.2/79.1 GiB) on startup is less than desired GPU memory utilization": GPUBusy,
 		"Segmentation fault (core dumped)":                                                            Crash,
+		"GiB) exceed the desired GPU memory utilization (0.9, 71.27 GiB). Increase GPU memory":        GPUBusy,
+		"AssertionError: Error in memory profiling. Initial free memory 70.1 GiB":                     GPUBusy,
+		"vllm serve: error: ambiguous option: --max-num could match --max-num-seqs":                   UnknownFlag,
+		"Input should be greater than or equal to 1 [type=greater_than_equal, input_value=0":          UnknownFlag,
+		"NotImplementedError: Pipeline parallelism is not supported for this model.":                  InvalidCombination,
+		"Value error, max_num_batched_tokens (2048) is smaller than max_model_len (32768)":            InvalidCombination,
 	} {
 		if got := Classify(tail); got != want {
 			t.Errorf("%q: %s, want %s", tail, got, want)

@@ -1,0 +1,131 @@
+// Command precision measures how far one short benchmark can be trusted
+// (figures, not assertions; run with `make bench-precision`): on the
+// built-in simulator at the quickstart's workload, the coefficient of
+// variation of output tok/s over repeats of one configuration, and how often
+// two configurations whose true throughput differs by 3 % are ranked
+// correctly. Each run is scored twice, from the same requests: by tokens
+// that arrived inside the window (tune/bench today) and by the requests that
+// completed inside it (how tune/bench counted before).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sim"
+)
+
+func main() {
+	seconds := flag.Float64("seconds", 5, "max_seconds of each run")
+	repeats := flag.Int("repeats", 5, "runs of one configuration, for the coefficient of variation")
+	pairs := flag.Int("pairs", 20, "pairs of runs of the two configurations, for the ranking")
+	gap := flag.Float64("gap", 0.03, "how much faster the second configuration truly is")
+	flag.Parse()
+	ctx := context.Background()
+	// The quickstart's workload and simulator speed; the second server runs
+	// simulated time gap faster, so its true throughput is exactly that much
+	// higher whatever the engine does.
+	a := start(ctx, 4)
+	b := start(ctx, 4*(1+*gap))
+	run := func(url string, seed uint64) (window, completed float64) {
+		s, err := bench.Run(ctx, bench.Options{BaseURL: url, Model: "sim-8b", Concurrency: 128, Duration: time.Duration(*seconds * float64(time.Second)),
+			Prompt: bench.TokenDist{Mean: 512}, Output: bench.TokenDist{Mean: 128}, Seed: seed, KeepRecords: true})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return s.Metrics[metric.Stat(metric.OutputThroughput, metric.Mean)], completedOnly(s, *seconds)
+	}
+
+	fmt.Printf("## One configuration, %d runs of %g s (simulator, 128 streams, 512+128 tokens)\n\n", *repeats, *seconds)
+	var win, done []float64
+	for i := 0; i < *repeats; i++ {
+		w, c := run(a, uint64(i+1))
+		win, done = append(win, w), append(done, c)
+	}
+	fmt.Println("| estimator | output tok/s of each run | coefficient of variation |")
+	fmt.Println("|---|---|---|")
+	fmt.Printf("| tokens inside the window (now) | %s | %.2f %% |\n", list(win), 100*cov(win))
+	fmt.Printf("| requests completed inside it (before) | %s | %.2f %% |\n", list(done), 100*cov(done))
+
+	fmt.Printf("\n## Two configurations %.0f %% apart, %d pairs of runs\n\n", 100**gap, *pairs)
+	rightWin, rightDone := 0, 0
+	for i := 0; i < *pairs; i++ {
+		// Alternate which goes first, so drift hits both alike.
+		var wa, ca, wb, cb float64
+		if i%2 == 0 {
+			wa, ca = run(a, uint64(100+i))
+			wb, cb = run(b, uint64(100+i))
+		} else {
+			wb, cb = run(b, uint64(100+i))
+			wa, ca = run(a, uint64(100+i))
+		}
+		if wb > wa {
+			rightWin++
+		}
+		if cb > ca {
+			rightDone++
+		}
+	}
+	fmt.Println("| estimator | ranked correctly |")
+	fmt.Println("|---|---|")
+	fmt.Printf("| tokens inside the window (now) | %d of %d (%.0f %%) |\n", rightWin, *pairs, 100*float64(rightWin)/float64(*pairs))
+	fmt.Printf("| requests completed inside it (before) | %d of %d (%.0f %%) |\n", rightDone, *pairs, 100*float64(rightDone)/float64(*pairs))
+}
+
+func start(ctx context.Context, speedup float64) string {
+	cfg, err := sim.ParseArgs([]string{"sim-8b", "--port", "0", "--sim-startup-seconds", "0", "--sim-speedup", strconv.FormatFloat(speedup, 'g', -1, 64)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	s, err := sim.Start(ctx, cfg, io.Discard)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	return "http://" + s.Addr()
+}
+
+// completedOnly is the earlier estimator: output tokens of the requests that
+// completed before the end, over the whole run.
+func completedOnly(s *bench.Summary, seconds float64) float64 {
+	tokens := 0
+	for _, r := range s.Records {
+		if r.Err == "" {
+			tokens += r.OutputTokens
+		}
+	}
+	return float64(tokens) / seconds
+}
+
+func cov(xs []float64) float64 {
+	mean, ss := 0.0, 0.0
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return math.Sqrt(ss/float64(len(xs)-1)) / mean
+}
+
+func list(xs []float64) string {
+	out := ""
+	for i, x := range xs {
+		if i > 0 {
+			out += ", "
+		}
+		out += strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return out
+}
