@@ -117,12 +117,14 @@ func TestEngineResponse(t *testing.T) {
 	if _, pre := drive(t, []string{"--max-num-seqs", "512", "--gpu-memory-utilization", "0.9", "--kv-cache-dtype", "fp8"}, 400, 1024, 1024); pre >= manyPre {
 		t.Errorf("fp8 and 0.9 utilization still preempt %d times (tight: %d)", pre, manyPre)
 	}
-	// Without chunked prefill a long prompt waits until its whole length fits
-	// in a step's budget, so the budget left after the decodes goes unused and
-	// the same work takes more steps: chunked prefill must come out ahead.
-	chunked, _ := drive(t, []string{"--max-num-batched-tokens", "8192"}, 64, 4000, 64)
-	whole, _ := drive(t, []string{"--max-num-batched-tokens", "8192", "--no-enable-chunked-prefill"}, 64, 4000, 64)
-	t.Logf("64 requests of 4000+64 tokens, 8192 batched tokens: chunked prefill %.0f tok/s, whole prompts %.0f", chunked, whole)
+	// Without chunked prefill a prompt waits until its whole length fits in a
+	// step's budget: 8192 tokens hold 2.7 prompts of 3000, so whole-prompt
+	// steps leave 2192 tokens of each budget unused and the same work takes
+	// more steps (each with its launch overhead). Chunked prefill must come
+	// out ahead.
+	chunked, _ := drive(t, []string{"--max-num-batched-tokens", "8192"}, 64, 3000, 64)
+	whole, _ := drive(t, []string{"--max-num-batched-tokens", "8192", "--no-enable-chunked-prefill"}, 64, 3000, 64)
+	t.Logf("64 requests of 3000+64 tokens, 8192 batched tokens: chunked prefill %.0f tok/s, whole prompts %.0f", chunked, whole)
 	if !(chunked > whole) || whole <= 0 {
 		t.Errorf("chunked prefill %.0f tok/s, whole prompts %.0f: chunking should be faster", chunked, whole)
 	}
