@@ -95,7 +95,9 @@ func DetectGuideLLM(ctx context.Context, exe string, env []string) (external.Gui
 	if err != nil {
 		return 0, &Failure{Class: BenchmarkFailed, Message: "start GuideLLM: " + notFoundHint(err, exe).Error()}
 	}
-	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	// Generous: GuideLLM imports much of the Python data stack before it
+	// prints its help, which has taken over a minute on a loaded 2-core machine.
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	select {
 	case <-p.Done():
@@ -104,7 +106,7 @@ func DetectGuideLLM(ctx context.Context, exe string, env []string) (external.Gui
 		if ctx.Err() != nil {
 			return 0, &Failure{Class: Interrupted, Message: "interrupted"}
 		}
-		return 0, &Failure{Class: BenchmarkFailed, Message: "`guidellm --help` did not answer within a minute"}
+		return 0, &Failure{Class: BenchmarkFailed, Message: "`guidellm --help` did not answer within 5 minutes"}
 	}
 	cli, err := external.DetectGuideLLM(out.String())
 	if err != nil {
