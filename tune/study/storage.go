@@ -97,11 +97,11 @@ type Param struct {
 // constraint values (> 0 = violated).
 const ConstraintsKey = "constraints"
 
-// Feasible reports whether no stored constraint is violated.
+// Feasible reports whether no stored constraint is violated, in either of
+// Optuna's formats (the sampler reads both: so must the report).
 func (t *Trial) Feasible() bool {
-	cs, _ := t.SystemAttrs[ConstraintsKey].([]any)
-	for _, c := range cs {
-		if f, ok := c.(float64); ok && f > 0 {
+	for _, c := range constraintsOf(*t) {
+		if c > 0 {
 			return false
 		}
 	}

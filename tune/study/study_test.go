@@ -133,3 +133,25 @@ func cTrialCache(t *testing.T, open opener) {
 		t.Fatalf("third read: %d trials", len(trials))
 	}
 }
+
+// A trial is infeasible if any constraint is violated, whether Optuna stored
+// them as one list or one key each (Optuna 5).
+func TestFeasible(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		attrs map[string]any
+		want  bool
+	}{
+		{"none", map[string]any{}, true},
+		{"list, all met", map[string]any{ConstraintsKey: []any{-1.0, 0.0}}, true},
+		{"list, one violated", map[string]any{ConstraintsKey: []any{-1.0, 0.5}}, false},
+		{"keys, all met", map[string]any{ConstraintsKey + ":0": -2.0, ConstraintsKey + ":1": 0.0}, true},
+		{"keys, one violated", map[string]any{ConstraintsKey + ":0": -2.0, ConstraintsKey + ":1": 3.0}, false},
+	} {
+		tr := Trial{SystemAttrs: tc.attrs}
+		if got := tr.Feasible(); got != tc.want {
+			t.Errorf("%s: Feasible() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
