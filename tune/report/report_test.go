@@ -407,32 +407,6 @@ type wire struct {
 	Failed     int         `json:"failed"`
 }
 
-// textValues is how the text shows a trial's numbers: values to 4
-// significant digits (whole above 1000), each with its change from the
-// baseline's to 0.1 %, worded by direction.
-func textValues(vals, base []float64) string {
-	parts := make([]string, len(vals))
-	for i, v := range vals {
-		if math.Abs(v) >= 1000 {
-			parts[i] = fmt.Sprintf("%.0f", v)
-		} else {
-			parts[i] = fmt.Sprintf("%.4g", v)
-		}
-		if base == nil {
-			continue
-		}
-		switch change := (v - base[i]) / math.Abs(base[i]) * 100; {
-		case math.Abs(change) < 0.05:
-			parts[i] += " (same as the baseline)"
-		case change > 0:
-			parts[i] += fmt.Sprintf(" (%.1f %% higher than the baseline)", change)
-		default:
-			parts[i] += fmt.Sprintf(" (%.1f %% lower than the baseline)", -change)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
 func TestJSON(t *testing.T) {
 	t.Parallel()
 	for _, c := range cases() {
@@ -470,7 +444,7 @@ func TestJSON(t *testing.T) {
 					t.Errorf("baseline = %+v, want %+v", *w.Baseline, *m.Baseline)
 				}
 				// The text leaves the baseline out when there is nothing to compare.
-				line := fmt.Sprintf("Baseline (vLLM defaults, trial %d): %s\n", w.Baseline.Number, textValues(w.Baseline.Values, nil))
+				line := fmt.Sprintf("Baseline (vLLM defaults, trial %d): %s\n", w.Baseline.Number, values(w.Baseline.Values, nil))
 				if len(w.Best) > 0 && !strings.Contains(text, line) {
 					t.Errorf("text lacks %q:\n%s", line, text)
 				}
@@ -497,7 +471,7 @@ func TestJSON(t *testing.T) {
 				if e.Improvement != nil {
 					base = w.Baseline.Values
 				}
-				line := fmt.Sprintf("  trial %d: %s\n    %s\n", e.Number, textValues(e.Values, base), e.Command)
+				line := fmt.Sprintf("  trial %d: %s\n    %s\n", e.Number, values(e.Values, base), e.Command)
 				if !strings.Contains(text, line) {
 					t.Errorf("text lacks %q:\n%s", line, text)
 				}
