@@ -13,6 +13,7 @@ RAY_BIN=${1:?usage: ray-probe.sh RAY_BIN_DIR}
 dir=$(mktemp -d)
 log=$dir/ray-start.log
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+: >"$log"
 setsid "$RAY_BIN/ray" start --head --block --disable-usage-stats --port="$port" \
   --dashboard-host=127.0.0.1 --temp-dir="$dir/ray" >"$log" 2>&1 &
 pid=$!
