@@ -37,7 +37,7 @@ test: build
 	optuna_bin="$(OPTUNA_BIN)" && test -x "$$optuna_bin/python" || { echo "Optuna setup failed (scripts/optuna-venv.sh)"; exit 1; }; \
 	guidellm_bin="$$(scripts/guidellm-venv.sh)" && test -x "$$guidellm_bin/guidellm" || { echo "GuideLLM setup failed (scripts/guidellm-venv.sh)"; exit 1; }; \
 	ray_unusable=""; why="$$(scripts/ray-probe.sh "$$ray_bin")" || ray_unusable="$${why:-ray start failed}"; \
-	banner() { [ -z "$$ray_unusable" ] || echo "*** RAY INTEGRATION TESTS SKIPPED: Ray cannot start a head on this machine: $$ray_unusable ***"; }; \
+	banner() { [ -z "$$ray_unusable" ] || echo "*** RAY INTEGRATION TESTS SKIPPED (make test-ray runs them): Ray heads start too slowly on this machine: $$ray_unusable ***"; }; \
 	banner; ATV_RAY_BIN="$$ray_bin" ATV_RAY_UNUSABLE="$$ray_unusable" ATV_OPTUNA_BIN="$$optuna_bin" ATV_GUIDELLM_BIN="$$guidellm_bin" \
 	  $(GO) test -count=1 -timeout 30m ./...; rc=$$?; banner; exit $$rc
 	$(MAKE) fuzz FUZZTIME=200000x
