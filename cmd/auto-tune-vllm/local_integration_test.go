@@ -170,7 +170,11 @@ func TestLocalOptimizeWithGuideLLM(t *testing.T) {
 	dir := raytest.Root(t)
 	model := "e2e-guidellm-" + filepath.Base(dir)
 	cfg := filepath.Join(dir, "study.yaml")
+	// One GuideLLM at a time, measuring for 5 s: each imports much of the
+	// Python data stack first, and two at once on a loaded 2-core machine
+	// left one with no request completed inside a 2 s run.
 	conf := strings.NewReplacer("e2e-sim-MODEL", model, "name: e2e", "name: gl", "n_trials: 4", "n_trials: 2",
+		"max_concurrent_trials: 2", "max_concurrent_trials: 1", "max_seconds: 2", "max_seconds: 5",
 		"benchmark:\n", "benchmark:\n  benchmark_type: guidellm\n  executable: "+filepath.Join(gbin, "guidellm")+
 			"\n  processor: "+filepath.Join(filepath.Dir(gbin), "tokenizer")+"\n  samples: 100\n").Replace(simStudy)
 	os.WriteFile(cfg, []byte(conf), 0o644)
