@@ -28,15 +28,17 @@ func main() {
 	repeats := flag.Int("repeats", 5, "runs of one configuration, for the coefficient of variation")
 	pairs := flag.Int("pairs", 20, "pairs of runs of the two configurations, for the ranking")
 	gap := flag.Float64("gap", 0.03, "how much faster the second configuration truly is")
+	rate := flag.Int("rate", 128, "requests in flight (the quickstart's 128)")
+	speedup := flag.Float64("speedup", 4, "the simulator's --sim-speedup (the quickstart's 4); lower it where the machine, not the server, would set the pace")
 	flag.Parse()
 	ctx := context.Background()
 	// The quickstart's workload and simulator speed; the second server runs
 	// simulated time gap faster, so its true throughput is exactly that much
 	// higher whatever the engine does.
-	a := start(ctx, 4)
-	b := start(ctx, 4*(1+*gap))
+	a := start(ctx, *speedup)
+	b := start(ctx, *speedup*(1+*gap))
 	run := func(url string, seed uint64) (window, completed float64) {
-		s, err := bench.Run(ctx, bench.Options{BaseURL: url, Model: "sim-8b", Concurrency: 128, Duration: time.Duration(*seconds * float64(time.Second)),
+		s, err := bench.Run(ctx, bench.Options{BaseURL: url, Model: "sim-8b", Concurrency: *rate, Duration: time.Duration(*seconds * float64(time.Second)),
 			Prompt: bench.TokenDist{Mean: 512}, Output: bench.TokenDist{Mean: 128}, Seed: seed, KeepRecords: true})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -45,7 +47,7 @@ func main() {
 		return s.Metrics[metric.Stat(metric.OutputThroughput, metric.Mean)], completedOnly(s, *seconds)
 	}
 
-	fmt.Printf("## One configuration, %d runs of %g s (simulator, 128 streams, 512+128 tokens)\n\n", *repeats, *seconds)
+	fmt.Printf("## One configuration, %d runs of %g s (simulator at %gx, %d streams, 512+128 tokens)\n\n", *repeats, *seconds, *speedup, *rate)
 	var win, done []float64
 	for i := 0; i < *repeats; i++ {
 		w, c := run(a, uint64(i+1))
