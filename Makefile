@@ -29,7 +29,7 @@ release:
 # rather than skip, when it is missing.
 #
 # The Ray integration tests start a dozen Ray heads: scripts/ray-probe.sh
-# times one first. Where a head cannot start within 30 s (Ray's own
+# times one first. Where a head cannot start within 15 s (Ray's own
 # start-up deadlines fail on a loaded 2-core machine), those tests are skipped
 # with the reason, printed before and after; `make test-ray` runs them anyway.
 test: build

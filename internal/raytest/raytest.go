@@ -22,7 +22,7 @@ import (
 // Bin returns the bin directory of the pinned Ray venv (ATV_RAY_BIN, set by
 // `make test`). Without it the test fails: CI must install Ray, not skip.
 // Under -short integration tests are skipped, and so are these where `make
-// test` found that Ray cannot start a head within 30 s on this machine
+// test` found that Ray cannot start a head within 15 s on this machine
 // (ATV_RAY_UNUSABLE holds why, from scripts/ray-probe.sh): there Ray's own
 // start-up deadlines fail now and then, and a dozen heads outlast CI's time.
 // make test says so before and after the run.
