@@ -32,8 +32,8 @@ var wireCompatible = map[string]bool{
 
 // Every message, field and method of third_party/ray/proto must match the
 // installed Ray's own generated descriptors: same number, same type.
-func TestIntegrationProtoMatchesRay(t *testing.T) {
-	bin := raytest.Venv(t)
+func TestProtoMatchesRay(t *testing.T) {
+	bin := raytest.Bin(t)
 	out, err := exec.Command(filepath.Join(bin, "python"), filepath.Join("..", "scripts", "ray-descriptors.py")).Output()
 	if err != nil {
 		t.Fatalf("ray-descriptors.py: %v", err)

@@ -21,22 +21,8 @@ import (
 
 // Bin returns the bin directory of the pinned Ray venv (ATV_RAY_BIN, set by
 // `make test`). Without it the test fails: CI must install Ray, not skip.
-// Under -short integration tests are skipped, and so are these where `make
-// test` found that Ray cannot start a head within 15 s on this machine
-// (ATV_RAY_UNUSABLE holds why, from scripts/ray-probe.sh): there Ray's own
-// start-up deadlines fail now and then, and a dozen heads outlast CI's time.
-// make test says so before and after the run.
+// Under -short integration tests are skipped.
 func Bin(t testing.TB) string {
-	t.Helper()
-	dir := Venv(t)
-	if why := os.Getenv("ATV_RAY_UNUSABLE"); why != "" {
-		t.Skipf("Ray heads do not start in time on this machine, so this test cannot run here (`make test-ray` runs it anyway): %s", why)
-	}
-	return dir
-}
-
-// Venv is Bin for a test that uses the Ray venv's Python but starts no head.
-func Venv(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test with real Ray: not run with -short")
