@@ -186,12 +186,7 @@ func (p *Process) ExitCode() int {
 }
 
 // Tail returns the last lines the child printed.
-func (p *Process) Tail() string {
-	if p.logFile != "" {
-		return fileTail(p.logFile, p.lines)
-	}
-	return p.tail.String()
-}
+func (p *Process) Tail() string { return p.LastLines(p.lines) }
 
 // LastLines returns the last n lines the child printed: more than Tail, for
 // a reader that looks for a cause printed well before the end. Without a log

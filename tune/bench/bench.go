@@ -205,7 +205,7 @@ func (r *runner) snapshot(agg *aggregator, now time.Time) Snapshot {
 		return snap
 	}
 	snap.Warmup = false
-	snap.Metrics = agg.summaryOf(recs, r.window(recs, elapsed), r.droppedSoFar()).Metrics
+	snap.Metrics = summarize(recs, r.window(recs, elapsed), r.droppedSoFar()).Metrics
 	return snap
 }
 

@@ -97,11 +97,11 @@ func tokenWeight(r Record) float64 {
 	return 1
 }
 
-func (a *aggregator) summary(w window, dropped int) *Summary { return a.summaryOf(a.recs, w, dropped) }
+func (a *aggregator) summary(w window, dropped int) *Summary { return summarize(a.recs, w, dropped) }
 
-// summaryOf summarises recs (the aggregator's, or those and the requests in
+// summarize summarises recs (the aggregator's, or those and the requests in
 // flight for a snapshot).
-func (a *aggregator) summaryOf(recs []Record, w window, dropped int) *Summary {
+func summarize(recs []Record, w window, dropped int) *Summary {
 	s := &Summary{Duration: w.length(), WindowStart: w.start, Dropped: dropped, Metrics: map[string]float64{}}
 	dist := map[string][]float64{}
 	rates := newRates(w)

@@ -205,10 +205,8 @@ func (m *Model) Text(w io.Writer) {
 		}
 		names[i] = fmt.Sprintf("%s (%s)", o.Key, dir)
 	}
-	var base []float64
 	if m.Baseline != nil {
-		base = m.Baseline.Values
-		fmt.Fprintf(w, "Baseline (vLLM defaults, trial %d): %s\n", m.Baseline.Number, values(base, nil))
+		fmt.Fprintf(w, "Baseline (vLLM defaults, trial %d): %s\n", m.Baseline.Number, values(m.Baseline.Values, nil, nil))
 	}
 	title := "Best trial"
 	if len(m.Objectives) > 1 {
@@ -216,11 +214,7 @@ func (m *Model) Text(w io.Writer) {
 	}
 	fmt.Fprintf(w, "%s — %s:\n", title, strings.Join(names, ", "))
 	for _, e := range m.Best {
-		var b []float64
-		if e.Improvement != nil {
-			b = base
-		}
-		fmt.Fprintf(w, "  trial %d: %s\n", e.Number, values(e.Values, b))
+		fmt.Fprintf(w, "  trial %d: %s\n", e.Number, values(e.Values, e.Improvement, m.Objectives))
 		fmt.Fprintf(w, "    %s\n", e.Command)
 	}
 	if m.BaselineWins {
@@ -229,16 +223,21 @@ func (m *Model) Text(w io.Writer) {
 }
 
 // values shows a trial's values, each beside its change from the baseline's
-// (if base is set), worded by the direction of the value itself: "1.5 (25.0 %
-// lower than the baseline)" reads the same whether lower is better or worse.
-func values(vs, base []float64) string {
+// (if imp, the improvements, is set), worded by the direction of the value
+// itself: "1.5 (25.0 % lower than the baseline)" reads the same whether lower
+// is better or worse.
+func values(vs, imp []float64, objs []Objective) string {
 	parts := make([]string, len(vs))
 	for i, v := range vs {
 		parts[i] = number(v)
-		if base == nil {
+		if imp == nil {
 			continue
 		}
-		switch change := (v - base[i]) / math.Abs(base[i]) * 100; {
+		change := imp[i] // an improvement is the change, negated where lower is better
+		if !objs[i].Maximize {
+			change = -change
+		}
+		switch {
 		case math.Abs(change) < 0.05:
 			parts[i] += " (same as the baseline)"
 		case change > 0:

@@ -444,7 +444,7 @@ func TestJSON(t *testing.T) {
 					t.Errorf("baseline = %+v, want %+v", *w.Baseline, *m.Baseline)
 				}
 				// The text leaves the baseline out when there is nothing to compare.
-				line := fmt.Sprintf("Baseline (vLLM defaults, trial %d): %s\n", w.Baseline.Number, values(w.Baseline.Values, nil))
+				line := fmt.Sprintf("Baseline (vLLM defaults, trial %d): %s\n", w.Baseline.Number, values(w.Baseline.Values, nil, nil))
 				if len(w.Best) > 0 && !strings.Contains(text, line) {
 					t.Errorf("text lacks %q:\n%s", line, text)
 				}
@@ -467,11 +467,7 @@ func TestJSON(t *testing.T) {
 						t.Errorf("trial %d: param %s = %v, want %v", e.Number, k, e.Params[k], v)
 					}
 				}
-				var base []float64
-				if e.Improvement != nil {
-					base = w.Baseline.Values
-				}
-				line := fmt.Sprintf("  trial %d: %s\n    %s\n", e.Number, values(e.Values, base), e.Command)
+				line := fmt.Sprintf("  trial %d: %s\n    %s\n", e.Number, values(e.Values, e.Improvement, m.Objectives), e.Command)
 				if !strings.Contains(text, line) {
 					t.Errorf("text lacks %q:\n%s", line, text)
 				}

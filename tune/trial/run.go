@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
@@ -126,7 +127,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	res.Command = Argv(s.Server, s.Model, s.Flags, hostArg, port)
 	log.Info("starting server", "trial", s.Number, "command", proc.Quote(res.Command))
 	s.Observe.tell(Event{Phase: Starting, Elapsed: time.Since(res.Start)})
-	p, err := proc.Start(proc.Spec{Argv: res.Command, Env: Env(s.BaseEnv, s.EnvVars), LogFile: filepath.Join(s.LogDir, "server.log"), TailLines: 40})
+	p, err := proc.Start(proc.Spec{Argv: res.Command, Env: Env(s.BaseEnv, s.EnvVars), LogFile: filepath.Join(s.LogDir, "server.log"), TailLines: quoteLines})
 	if err != nil {
 		res.Failure = &Failure{Class: Crash, Message: err.Error()}
 		return res, nil
@@ -184,7 +185,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		res.Metrics, res.Failure = program(bctx, s, base)
 		res.Bench = time.Since(t1)
 		if res.Failure != nil && p.Exited() {
-			res.Failure = &Failure{Class: classify(p), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
+			res.Failure = serverExited(p, "during the benchmark")
 		}
 		if res.Failure != nil && ctx.Err() != nil {
 			return res, context.Cause(ctx)
@@ -194,7 +195,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	sum, err := bench.Run(bctx, b)
 	res.Bench = time.Since(t1)
 	if p.Exited() {
-		res.Failure = &Failure{Class: classify(p), Message: fmt.Sprintf("the server exited during the benchmark (%s)", exitText(p)), Tail: p.Tail()}
+		res.Failure = serverExited(p, "during the benchmark")
 		return res, nil
 	}
 	if err != nil {
@@ -259,8 +260,7 @@ func waitReady(ctx context.Context, p *proc.Process, url string, timeout time.Du
 	defer tick.Stop()
 	for {
 		if p.Exited() {
-			tail := p.Tail()
-			return &Failure{Class: classify(p), Message: fmt.Sprintf("the server exited before it was ready (%v)", exitText(p)), Tail: tail}
+			return serverExited(p, "before it was ready")
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := client.Do(req); err == nil {
@@ -287,7 +287,17 @@ func waitReady(ctx context.Context, p *proc.Process, url string, timeout time.Du
 // more. The failure quotes only the tail.
 const classifyLines = 400
 
-func classify(p *proc.Process) string { return Classify(p.LastLines(classifyLines)) }
+// quoteLines is how much of a failed server's output its failure quotes.
+const quoteLines = 40
+
+// serverExited is the failure of a server that exited when it should not
+// have, classified from its output, read once.
+func serverExited(p *proc.Process, when string) *Failure {
+	out := p.LastLines(classifyLines)
+	tail := proc.NewTail(quoteLines)
+	tail.Write([]byte(out))
+	return &Failure{Class: Classify(out), Message: fmt.Sprintf("the server exited %s (%s)", when, exitText(p)), Tail: strings.TrimRight(tail.String(), "\n")}
+}
 
 func exitText(p *proc.Process) string {
 	if c := p.ExitCode(); c >= 0 {
