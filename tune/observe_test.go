@@ -33,7 +33,7 @@ func TestObserverPath(t *testing.T) {
 	defer os.Chdir(wd)
 	cfg, o := openStudy(t, `
 study: {name: observed}
-optimization: {preset: high_throughput, n_trials: 3, max_concurrent_trials: 1}
+optimization: {preset: high_throughput, n_trials: 3, max_concurrent_trials: 1, confirm: false}
 benchmark: {model: m}
 parameters:
   max_num_seqs: {min: 8, max: 4096}

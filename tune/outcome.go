@@ -49,6 +49,9 @@ func outcome(cfg *config.Study, res *trial.Result, constraints []float64) (study
 	for k, v := range res.Metrics {
 		attrs[study.MetricAttrPrefix+k] = v
 	}
+	if len(res.Runs) > 1 {
+		attrs[study.AttrRepeats] = runValues(cfg, res.Runs)
+	}
 	if res.Stopped {
 		// Stopped while benchmarking: Optuna's PRUNED, its last intermediate
 		// value kept with the trial.
@@ -79,6 +82,21 @@ func outcome(cfg *config.Study, res *trial.Result, constraints []float64) (study
 		out.Constraints = constraints
 	}
 	return out, succeeded
+}
+
+// runValues is what each repeated run measured of the objectives and SLOs:
+// the spread a reader of the study needs, without every statistic of every run.
+func runValues(cfg *config.Study, runs []map[string]float64) []map[string]float64 {
+	out := make([]map[string]float64, len(runs))
+	for i, r := range runs {
+		out[i] = map[string]float64{}
+		for _, k := range cfg.MeasuredKeys() {
+			if v, ok := r[k]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				out[i][k] = v
+			}
+		}
+	}
+	return out
 }
 
 // sloConstraints are Optuna-style constraint values (> 0: violated, by how

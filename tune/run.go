@@ -41,9 +41,10 @@ type RunOptions struct {
 var ErrTooManyFailures = errors.New("too many consecutive failed trials")
 
 // Run is a study in phases: the baseline (vLLM's defaults, once per
-// concurrency level, unless already measured), then the search, until
-// n_trials have completed, the space is exhausted, too many trials fail in
-// a row, or ctx ends.
+// concurrency level, unless already measured); the search, until n_trials
+// have completed, the space is exhausted, too many trials fail in a row, or
+// ctx ends; then the confirmation of the best trials against the baseline.
+// Each phase skips what a resumed study already did.
 func Run(ctx context.Context, o RunOptions) error {
 	r, err := newRunner(ctx, o)
 	if err != nil {
@@ -52,7 +53,10 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := r.baseline(ctx); err != nil {
 		return err
 	}
-	return r.search(ctx)
+	if err := r.search(ctx); err != nil {
+		return err
+	}
+	return r.confirm(ctx)
 }
 
 type runner struct {

@@ -55,7 +55,7 @@ func TestRunLoop(t *testing.T) {
 	defer os.Chdir(wd)
 	src := `
 study: {name: loop}
-optimization: {preset: high_throughput, n_trials: 6, n_startup_trials: 3, max_concurrent_trials: 2}
+optimization: {preset: high_throughput, n_trials: 6, n_startup_trials: 3, max_concurrent_trials: 2, confirm: false}
 benchmark: {model: m}
 baseline: {concurrency_levels: [4, 8]}
 parameters:
@@ -127,7 +127,7 @@ func TestRunDataset(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.WriteFile("data.jsonl", []byte(tc.data), 0o644)
-			src := "study: {name: ds-" + tc.name[:3] + "}\noptimization: {preset: high_throughput, n_trials: 1}\n" +
+			src := "study: {name: ds-" + tc.name[:3] + "}\noptimization: {preset: high_throughput, n_trials: 1, confirm: false}\n" +
 				"benchmark: {model: m, dataset: data.jsonl}\nbaseline: {enabled: false}\nparameters:\n  max_num_seqs: {min: 8, max: 16, step: 8}\n"
 			cfg, o := openStudy(t, src)
 			ctx := context.Background()

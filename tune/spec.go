@@ -42,11 +42,16 @@ func baselineFlags(cfg *config.Study) (flags, env []trial.Flag) {
 // run it: no --port (theirs to choose), {self} left for the caller.
 func Command(cfg *config.Study, params map[string]any) []string {
 	flags, _ := Flags(cfg, params)
-	template := cfg.Benchmark.Command
+	return trial.Argv(commandTemplate(cfg), cfg.Benchmark.Model, flags, "", 0)
+}
+
+// commandTemplate is the server's command, or the benchmark command of a
+// study without a server.
+func commandTemplate(cfg *config.Study) []string {
 	if cfg.Server != nil {
-		template = serverTemplate(cfg.Server)
+		return serverTemplate(cfg.Server)
 	}
-	return trial.Argv(template, cfg.Benchmark.Model, flags, "", 0)
+	return cfg.Benchmark.Command
 }
 
 // serverTemplate is the server's command with its extra arguments, {model}
@@ -83,7 +88,8 @@ func spec(cfg *config.Study, d specDefaults, n int, flags, env []trial.Flag, con
 	}
 	s := trial.Spec{
 		Number: n, Model: b.Model, Flags: flags, EnvVars: env, BaseEnv: d.BaseEnv,
-		LogDir: filepath.Join(d.LogDir, fmt.Sprintf("trial_%d", n)),
+		LogDir:  filepath.Join(d.LogDir, fmt.Sprintf("trial_%d", n)),
+		Repeats: b.Repeats,
 		Bench: bench.Options{
 			Concurrency: conc, Duration: time.Duration(b.MaxSeconds) * time.Second, Warmup: b.Warmup,
 			RequestRate: b.RequestRate, MaxRequests: b.MaxRequests, Chat: b.Chat,

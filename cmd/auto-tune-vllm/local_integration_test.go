@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ optimization:
   n_trials: 4
   n_startup_trials: 2
   max_concurrent_trials: 2
+  confirm: {top: 2, runs: 2}
 benchmark:
   model: e2e-sim-MODEL
   max_seconds: 2
@@ -91,6 +94,7 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "optuna_studies", "e2e", "study_config.yaml")); err != nil {
 		t.Error(err)
 	}
+	confirmedAnswer(t, dir, out, trials)
 	raytest.NoLeftovers(t, model)
 
 	// SIGINT mid-trial: nothing left running, the study resumable.
@@ -122,6 +126,56 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 		t.Errorf("after resume: %d completed, %d interrupted", study.Completed(trials2), interrupted)
 	}
 	raytest.NoLeftovers(t, model)
+}
+
+// confirmedAnswer checks the confirmation phase of the e2e study (two
+// rounds): the baseline and the Pareto trials confirmed measured again,
+// each run stored on its trial, in the report, and read by Optuna itself.
+func confirmedAnswer(t *testing.T, dir, out string, trials []study.Trial) {
+	t.Helper()
+	confirmed := map[int]bool{}
+	for _, tr := range trials {
+		for _, round := range []string{"1", "2"} {
+			run, _ := tr.UserAttrs[study.AttrConfirmPrefix+round].(map[string]any)
+			if run == nil {
+				continue
+			}
+			confirmed[tr.Number] = true
+			if values, _ := run["values"].(map[string]any); values["output_tokens_per_second_mean"] == nil || values["request_latency"] == nil {
+				t.Errorf("trial %d, confirmation run %s: %v", tr.Number, round, run)
+			}
+		}
+	}
+	if !confirmed[0] || len(confirmed) < 2 || len(confirmed) > 3 {
+		t.Errorf("confirmed trials %v: want the baseline (0) and one or two of the Pareto set", confirmed)
+	}
+	if !strings.Contains(out, "Confirmed: ") || !strings.Contains(out, "started again, 2 runs each in rounds") {
+		t.Errorf("report without the confirmation:\n%s", out)
+	}
+	bin := os.Getenv("ATV_OPTUNA_BIN")
+	if bin == "" {
+		t.Fatal("ATV_OPTUNA_BIN is not set: run the tests with `make test`, which installs Optuna (scripts/optuna-venv.sh)")
+	}
+	db := filepath.Join(dir, "optuna_studies", "e2e", "study.db")
+	raw, err := exec.Command(filepath.Join(bin, "python"), filepath.Join("..", "..", "scripts", "optuna-interop.py"), "read", db, "e2e").Output()
+	if err != nil {
+		t.Fatalf("optuna.load_study: %v", err)
+	}
+	var py struct {
+		Trials []struct {
+			Number    int            `json:"number"`
+			UserAttrs map[string]any `json:"user_attrs"`
+		} `json:"trials"`
+	}
+	if err := json.Unmarshal(raw, &py); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range py.Trials {
+		_, has := tr.UserAttrs[study.AttrConfirmPrefix+"2"]
+		if has != confirmed[tr.Number] {
+			t.Errorf("optuna reads trial %d with confirm_run_2 = %v", tr.Number, tr.UserAttrs[study.AttrConfirmPrefix+"2"])
+		}
+	}
 }
 
 // A real third-party server: llm-d-inference-sim (built by scripts/llmd-sim.sh).
@@ -174,7 +228,7 @@ func TestLocalOptimizeWithGuideLLM(t *testing.T) {
 	// Python data stack first, and two at once on a loaded 2-core machine
 	// left one with no request completed inside a 2 s run.
 	conf := strings.NewReplacer("e2e-sim-MODEL", model, "name: e2e", "name: gl", "n_trials: 4", "n_trials: 2",
-		"max_concurrent_trials: 2", "max_concurrent_trials: 1", "max_seconds: 2", "max_seconds: 5",
+		"max_concurrent_trials: 2", "max_concurrent_trials: 1", "confirm: {top: 2, runs: 2}", "confirm: false", "max_seconds: 2", "max_seconds: 5",
 		"benchmark:\n", "benchmark:\n  benchmark_type: guidellm\n  executable: "+filepath.Join(gbin, "guidellm")+
 			"\n  processor: "+filepath.Join(filepath.Dir(gbin), "tokenizer")+"\n  samples: 100\n").Replace(simStudy)
 	os.WriteFile(cfg, []byte(conf), 0o644)

@@ -29,6 +29,7 @@ optimization:
   n_trials: TRIALS
   n_startup_trials: 2
   max_concurrent_trials: 2
+  confirm: CONFIRM
 benchmark:
   model: ray-sim
   max_seconds: SECONDS
@@ -47,7 +48,7 @@ parameters:
 func rayStudyFile(t *testing.T, s *sandbox, trials, seconds int) (path, name string) {
 	t.Helper()
 	name = "ray_" + strings.ReplaceAll(filepath.Base(s.root), "-", "_")
-	r := strings.NewReplacer("NAME", name, "TRIALS", strconv.Itoa(trials), "SECONDS", strconv.Itoa(seconds))
+	r := strings.NewReplacer("NAME", name, "TRIALS", strconv.Itoa(trials), "SECONDS", strconv.Itoa(seconds), "CONFIRM", "false")
 	path = filepath.Join(s.root, "study.yaml")
 	if err := os.WriteFile(path, []byte(r.Replace(rayStudy)), 0o644); err != nil {
 		t.Fatal(err)
@@ -211,12 +212,13 @@ func TestIntegrationExistingCluster(t *testing.T) {
 // intermediateOverRay: a single-objective study on Ray stores each trial's
 // objective second by second while its job runs. Storage refuses an
 // intermediate value once a trial has finished, so the values can only
-// have come through the job's events while it ran.
+// have come through the job's events while it ran. Its confirmation runs
+// are Ray jobs too, stored on their trials.
 func intermediateOverRay(t *testing.T, s *sandbox, foreign *raytest.Foreign, base, name string) {
 	t.Helper()
 	raw, _ := os.ReadFile(base)
 	text := strings.NewReplacer("preset: balanced", "preset: high_throughput", "max_seconds: 1", "max_seconds: 4",
-		"n_trials: 2", "n_trials: 1").Replace(strings.Replace(string(raw), "name: ", "name: "+name+" #", 1))
+		"n_trials: 2", "n_trials: 1", "confirm: false", "confirm: {top: 1, runs: 2}").Replace(strings.Replace(string(raw), "name: ", "name: "+name+" #", 1))
 	cfg := filepath.Join(s.root, "curve.yaml")
 	os.WriteFile(cfg, []byte(text), 0o644)
 	code, _, stderr := s.runIn(t, s.root, "optimize", "--config", cfg, "--ray-address", foreign.Address, "--ray-executable", binary(t))
@@ -231,6 +233,14 @@ func intermediateOverRay(t *testing.T, s *sandbox, foreign *raytest.Foreign, bas
 		if tr.State != study.Complete || len(tr.Intermediate) < 2 || tr.Intermediate[1] <= 0 {
 			t.Errorf("trial %d (%s): intermediate values %v", tr.Number, tr.State, tr.Intermediate)
 		}
+		for _, key := range []string{study.AttrConfirmPrefix + "1", study.AttrConfirmPrefix + "2"} {
+			if run, _ := tr.UserAttrs[key].(map[string]any); run == nil || run["values"] == nil {
+				t.Errorf("trial %d: %s = %v", tr.Number, key, tr.UserAttrs[key])
+			}
+		}
+	}
+	if !strings.Contains(stderr, "Confirming trial 1 against the baseline: 2 runs each") {
+		t.Errorf("no confirmation:\n%s", stderr)
 	}
 }
 

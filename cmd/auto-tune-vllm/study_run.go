@@ -23,6 +23,7 @@ type studyFlags struct {
 	MaxConsecutiveFailures int    `help:"Stop after this many failed or infeasible trials in a row." default:"10"`
 	LogDir                 string `help:"Where trial logs go (<dir>/<study>/trial_<n>)." default:"logs" placeholder:"DIR"`
 	JSON                   bool   `help:"Print the final report as JSON." name:"json"`
+	NoConfirm              bool   `help:"Skip the confirmation phase (the best trials and the baseline measured again after the search; optimization.confirm)." name:"no-confirm"`
 }
 
 // loadStudy reads and validates the config, printing problems.
@@ -62,6 +63,9 @@ func newStudyRun(g *globals, path string, f studyFlags, resume bool) (*studyRun,
 	cfg, text, err := loadStudy(g, path, f.Trials)
 	if err != nil {
 		return nil, err
+	}
+	if f.NoConfirm {
+		cfg.Confirm = config.Confirm{}
 	}
 	return &studyRun{cfg: cfg, text: text, flags: f, resume: resume}, nil
 }
@@ -117,7 +121,7 @@ func (r *studyRun) run(ctx context.Context, g *globals, ray *rayb.Backend) error
 	if err != nil {
 		return errors.Join(runErr, err)
 	}
-	rep := report.Build(trials, reportOptions(cfg, opened.Study.Name(), g.io.Executable))
+	rep := report.Build(trials, tune.ReportOptions(cfg, opened.Study.Name(), g.io.Executable))
 	if r.flags.JSON {
 		if err := rep.JSON(g.io.Stdout); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write the report: %w", err)
@@ -155,16 +159,4 @@ func localBackend(ctx context.Context, g *globals, conc int) *local.Backend {
 		g.log.Debug("no GPUs: trials share the machine", "reason", inv.Reason)
 	}
 	return backend
-}
-
-func reportOptions(cfg *config.Study, name, self string) report.Options {
-	objs := make([]report.Objective, len(cfg.Objectives))
-	for i, o := range cfg.Objectives {
-		objs[i] = report.Objective{Key: o.Key(), Maximize: o.Direction == "maximize"}
-	}
-	return report.Options{Study: name, Objectives: objs, Concurrency: cfg.Benchmark.Rate, Command: func(params map[string]any) []string {
-		argv := tune.Command(cfg, params)
-		trial.Self(argv, self) // left in the config for the nodes of a Ray cluster
-		return argv
-	}}
 }

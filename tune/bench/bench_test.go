@@ -287,19 +287,6 @@ func TestSummaryWindow(t *testing.T) {
 	}
 }
 
-func TestTQuantile975(t *testing.T) {
-	t.Parallel()
-	// Reference values from Student's t distribution.
-	for _, c := range []struct {
-		df   int
-		want float64
-	}{{1, 12.706}, {4, 2.776}, {30, 2.042}, {31, 2.0395}, {60, 2.0003}, {1000, 1.9623}} {
-		if got := tQuantile975(c.df); math.Abs(got-c.want) > 0.0006 {
-			t.Errorf("t(0.975, %d) = %v, want %v", c.df, got, c.want)
-		}
-	}
-}
-
 func TestRateModeDropsAndWarmup(t *testing.T) {
 	t.Parallel()
 	f := &fake{ttft: 100 * time.Millisecond}

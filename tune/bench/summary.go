@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 )
 
 // Summary is a finished run.
@@ -197,46 +198,11 @@ func (r *rates) put(m map[string]float64) {
 		}
 		put(m, name, secs, mean)
 		if len(secs) >= 2 {
-			half := tQuantile975(len(secs)-1) * sampleStdDev(secs) / math.Sqrt(float64(len(secs)))
+			_, half := stats.CI95(secs)
 			m[metric.Stat(name, metric.CI95Low)] = mean - half
 			m[metric.Stat(name, metric.CI95High)] = mean + half
 		}
 	}
-}
-
-// sampleStdDev is the standard deviation with Bessel's correction, the one
-// a confidence interval needs (Summary's std_dev is the population one, as
-// GuideLLM reports it).
-func sampleStdDev(xs []float64) float64 {
-	mean := 0.0
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	ss := 0.0
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	return math.Sqrt(ss / float64(len(xs)-1))
-}
-
-// t975 holds Student's t 0.975 quantiles for 1 to 30 degrees of freedom.
-var t975 = []float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-	2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-	2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
-
-// tQuantile975 is Student's t 0.975 quantile: the table, then the
-// Cornish-Fisher expansion around the normal's 1.96 (off by < 0.001 past 30).
-func tQuantile975(df int) float64 {
-	if df < 1 {
-		return math.NaN()
-	}
-	if df <= len(t975) {
-		return t975[df-1]
-	}
-	const z = 1.959964
-	n := float64(df)
-	return z + (z*z*z+z)/(4*n) + (5*math.Pow(z, 5)+16*z*z*z+3*z)/(96*n*n)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

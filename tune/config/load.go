@@ -24,6 +24,11 @@ const (
 	DefaultStartupTimeout = 300 * time.Second
 )
 
+// DefaultConfirm re-measures the best 3 trials and the baseline 3 times
+// each: the fewest runs that give a paired confidence interval with some
+// power, at 12 server starts.
+var DefaultConfirm = Confirm{Top: 3, Runs: 3}
+
 // Samplers we implement. The Python tool also named gp and botorch.
 var Samplers = []string{"tpe", "random", "grid", "nsga2"}
 
@@ -154,6 +159,7 @@ func (d *dec) study(n *yaml.Node, field string, s *Study) {
 
 func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 	s.Sampler, s.NTrials, s.NStartupTrials, s.MaxConcurrent = "tpe", DefaultNTrials, DefaultStartupTrials, 1
+	s.Confirm = DefaultConfirm
 	var approach string
 	var approachNode, presetNode, objectiveNode, objectivesNode, concNode *yaml.Node
 	var objectives []Objective
@@ -205,6 +211,7 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 			concNode = k
 			s.MaxConcurrent, _ = d.integer(v, f, 1)
 		},
+		"confirm": func(_, v *yaml.Node, f string) { d.confirm(v, f, s) },
 		"max_concurrent_trials": func(k, v *yaml.Node, f string) {
 			if concNode != nil {
 				d.fail(k, f, "max_concurrent and max_concurrent_trials mean the same; give one")
@@ -249,6 +256,28 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 		// Not an error: the whole study is then random search, which is legal.
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: n_startup_trials (%d) ≥ n_trials (%d): every trial will be sampled at random", field, s.NStartupTrials, s.NTrials))
 	}
+}
+
+// confirm reads optimization.confirm: false (off), true (the defaults), or
+// {top, runs}.
+func (d *dec) confirm(v *yaml.Node, f string, s *Study) {
+	if v.Kind == yaml.ScalarNode {
+		if on, ok := d.boolean(v, f); ok && !on {
+			s.Confirm = Confirm{}
+		}
+		return
+	}
+	d.mapping(v, f, map[string]handler{
+		"top": func(_, v *yaml.Node, f string) { s.Confirm.Top, _ = d.integer(v, f, 1) },
+		"runs": func(_, v *yaml.Node, f string) {
+			if n, ok := d.integer(v, f, 0); ok {
+				if n < 2 {
+					d.fail(v, f, "must be at least 2: a confidence interval needs two paired runs (to turn confirmation off, write confirm: false)")
+				}
+				s.Confirm.Runs = n
+			}
+		},
+	})
 }
 
 // legacyObjective reads `objective:` as the Python tool does: "maximize",
@@ -297,7 +326,7 @@ func (d *dec) objective(n *yaml.Node, field string) (Objective, bool) {
 
 func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 	b := &s.Benchmark
-	*b = Benchmark{Type: "builtin", Model: DefaultModel, MaxSeconds: 300, PromptTokens: 1000, OutputTokens: 1000, Samples: 1000, Rate: DefaultRate, LoggingLevel: "INFO"}
+	*b = Benchmark{Type: "builtin", Model: DefaultModel, MaxSeconds: 300, PromptTokens: 1000, OutputTokens: 1000, Samples: 1000, Rate: DefaultRate, LoggingLevel: "INFO", Repeats: 1}
 	var chatNode *yaml.Node
 	optInt := func(dst **int) handler {
 		return func(_, v *yaml.Node, f string) {
@@ -338,6 +367,7 @@ func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 			}
 		},
 		"max_requests": func(_, v *yaml.Node, f string) { b.MaxRequests, _ = d.integer(v, f, 1) },
+		"repeats":      func(_, v *yaml.Node, f string) { b.Repeats, _ = d.integer(v, f, 1) },
 		"endpoint": func(_, v *yaml.Node, f string) {
 			e, _ := d.oneOf(v, f, "completions", "chat")
 			b.Chat = e == "chat"

@@ -121,6 +121,19 @@ func TestParseDefaults(t *testing.T) {
 	if s.Baseline == nil || s.Baseline.ConcurrencyLevels[0] != 50 {
 		t.Errorf("baseline defaults %+v", s.Baseline)
 	}
+	if s.Confirm != (Confirm{Top: 3, Runs: 3}) || !s.Confirm.On() || s.Benchmark.Repeats != 1 {
+		t.Errorf("confirm %+v, repeats %d", s.Confirm, s.Benchmark.Repeats)
+	}
+	for src, want := range map[string]Confirm{
+		"optimization: {confirm: false}\nbenchmark: {}\n":             {},
+		"optimization: {confirm: true}\nbenchmark: {}\n":              DefaultConfirm,
+		"optimization: {confirm: {top: 1}}\nbenchmark: {}\n":          {Top: 1, Runs: 3},
+		"optimization: {confirm: {top: 5, runs: 4}}\nbenchmark: {}\n": {Top: 5, Runs: 4},
+	} {
+		if s, err := parse(t, src, nil); err != nil || s.Confirm != want {
+			t.Errorf("%q: confirm %+v, %v; want %+v", src, s.Confirm, err, want)
+		}
+	}
 	if s.Server == nil || strings.Join(s.Server.Command, " ") != "vllm serve {model}" || s.Server.Host != "127.0.0.1" || s.Server.ReadinessPath != "/health" {
 		t.Errorf("server defaults %+v", s.Server)
 	}
@@ -189,6 +202,9 @@ func TestParseErrors(t *testing.T) {
 		{"syntax", "optimization: [\n", []string{"study.yaml:"}},
 		{"request rate", minimal + "  request_rate: 0\n", []string{"benchmark.request_rate: must be > 0"}},
 		{"chat for guidellm", minimal + "  endpoint: chat\n  benchmark_type: guidellm\n", []string{"benchmark.endpoint: chat is supported by the built-in load generator only"}},
+		{"one confirmation run", "optimization: {confirm: {runs: 1}}\nbenchmark: {}\n", []string{"study.yaml:1:32: optimization.confirm.runs: must be at least 2: a confidence interval needs two paired runs (to turn confirmation off, write confirm: false)"}},
+		{"confirm typo", "optimization: {confirm: {tops: 2}}\nbenchmark: {}\n", []string{`optimization.confirm.tops: unknown key (did you mean "top"?)`}},
+		{"no repeats", minimal + "  repeats: 0\n", []string{"benchmark.repeats: must be at least 1, got 0"}},
 		{"both concurrency keys", "optimization: {max_concurrent: 1, max_concurrent_trials: 2}\nbenchmark: {}\n", []string{"mean the same"}},
 	}
 	for _, tt := range tests {

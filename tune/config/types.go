@@ -34,6 +34,9 @@ type Study struct {
 	NTrials        int
 	NStartupTrials int
 	MaxConcurrent  int
+	// Confirm re-measures the best trials and the baseline after the search
+	// (optimization.confirm); zero Top: off.
+	Confirm Confirm
 
 	Benchmark Benchmark
 	Server    *Server // nil: `server: none`, the benchmark command is the whole trial
@@ -52,6 +55,26 @@ type Study struct {
 
 // MultiObjective reports whether the study has more than one objective.
 func (s *Study) MultiObjective() bool { return len(s.Objectives) > 1 }
+
+// MeasuredKeys are the metrics the study judges trials by: the objectives',
+// then the SLOs', each once.
+func (s *Study) MeasuredKeys() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, o := range s.Objectives {
+		add(o.Key())
+	}
+	for _, slo := range s.SLOs {
+		add(slo.Key())
+	}
+	return out
+}
 
 // Space is the search space of the sampled parameters.
 func (s *Study) Space() space.Space {
@@ -105,7 +128,21 @@ type Benchmark struct {
 	MaxRequests int           `json:"max_requests,omitempty"` // stop after this many (0: max_seconds only)
 	Chat        bool          `json:"chat,omitempty"`         // endpoint: chat (built-in only)
 	Warmup      time.Duration `json:"warmup,omitempty"`
+	// Repeats runs the benchmark of one trial this many times against the
+	// same server; the trial's metrics are the runs' means.
+	Repeats int `json:"repeats"`
 }
+
+// Confirm is the confirmation phase: the Top best trials (at most Top of the
+// Pareto set for several objectives) and the baseline, each started again
+// and measured Runs times, interleaved.
+type Confirm struct {
+	Top  int `json:"top"`
+	Runs int `json:"runs"`
+}
+
+// On reports whether the study confirms its best trials.
+func (c Confirm) On() bool { return c.Top > 0 && c.Runs > 0 }
 
 // Server configures the inference server each trial starts.
 type Server struct {

@@ -28,6 +28,13 @@ type Options struct {
 	Objectives []Objective
 	// Command renders a trial's parameters as the server command to run.
 	Command func(params map[string]any) []string
+	// BaselineCommand is the command of vLLM's defaults, what to run when
+	// no trial beats them.
+	BaselineCommand []string
+	// Defaults are vLLM's defaults of the parameters, where known (the
+	// baseline's parameters): a trial's command leaves out a flag at its
+	// default.
+	Defaults map[string]any
 	// Concurrency is the load the search trials ran at: of several baselines
 	// (one per concurrency level), the one measured at it is the reference.
 	Concurrency int
@@ -38,6 +45,9 @@ type Entry struct {
 	Number int            `json:"number"`
 	Values numbers        `json:"values"`
 	Params map[string]any `json:"params"`
+	// Changed: the parameters whose values differ from vLLM's defaults (or
+	// whose defaults are not known); the command carries only these.
+	Changed []string `json:"changed_flags"`
 	// Improvement over the baseline per objective, in percent; positive is
 	// better whatever the direction. Nil without a baseline.
 	Improvement numbers `json:"improvement_percent,omitempty"`
@@ -67,6 +77,10 @@ type Model struct {
 	Objectives []Objective `json:"objectives"`
 	Baseline   *Entry      `json:"baseline,omitempty"`
 	Best       []Entry     `json:"best"`
+	// Confirmation: the best trials and the baseline measured again; nil
+	// when the study did not confirm.
+	Confirmation    *Confirmation `json:"confirmation,omitempty"`
+	BaselineCommand string        `json:"baseline_command,omitempty"`
 	// BaselineWins: no trial beat vLLM's defaults in any objective.
 	BaselineWins bool `json:"baseline_wins"`
 	Complete     int  `json:"complete"`
@@ -77,17 +91,12 @@ type Model struct {
 
 // Build makes the report from the stored trials.
 func Build(trials []study.Trial, o Options) *Model {
-	m := &Model{Study: o.Study, Objectives: o.Objectives}
+	m := &Model{Study: o.Study, Objectives: o.Objectives, BaselineCommand: strings.Join(o.BaselineCommand, " ")}
 	var candidates []study.Trial
-	var base *study.Trial
 	for _, t := range trials {
 		baseline := t.Kind() == study.Baseline
 		switch {
-		case t.State == study.Complete && baseline:
-			// The first completed one, or the one at the trials' load.
-			if base == nil || o.Concurrency > 0 && t.BaselineConcurrency() == o.Concurrency && base.BaselineConcurrency() != o.Concurrency {
-				base = &t
-			}
+		case baseline && t.State == study.Complete:
 		case t.State == study.Complete && t.Feasible() && finite(t.Values):
 			m.Complete++
 			candidates = append(candidates, t)
@@ -99,6 +108,7 @@ func Build(trials []study.Trial, o Options) *Model {
 			m.Failed++
 		}
 	}
+	base := Reference(trials, o.Concurrency)
 	if base != nil {
 		m.Baseline = entry(*base, o, nil)
 	}
@@ -116,6 +126,7 @@ func Build(trials []study.Trial, o Options) *Model {
 			}
 		}
 	}
+	m.Confirmation = confirmation(trials, base, o)
 	return m
 }
 
@@ -136,11 +147,17 @@ func entry(t study.Trial, o Options, base *Entry) *Entry {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	changed := map[string]any{}
 	for _, name := range names {
-		e.Params[name] = t.External(name)
+		v := t.External(name)
+		e.Params[name] = v
+		if d, ok := o.Defaults[name]; !ok || fmt.Sprint(d) != fmt.Sprint(v) {
+			changed[name] = v
+			e.Changed = append(e.Changed, name)
+		}
 	}
 	if o.Command != nil {
-		e.Command = strings.Join(o.Command(e.Params), " ")
+		e.Command = strings.Join(o.Command(changed), " ")
 	}
 	if base != nil {
 		for i, v := range t.Values {
@@ -162,24 +179,18 @@ func entry(t study.Trial, o Options, base *Entry) *Entry {
 // front is the best trial for one objective, else the non-dominated set,
 // by the first objective.
 func front(ts []study.Trial, objs []Objective) []study.Trial {
-	loss := func(t study.Trial, i int) float64 {
-		if objs[i].Maximize {
-			return -t.Values[i]
-		}
-		return t.Values[i]
-	}
 	losses := make([][]float64, len(ts))
 	for k, t := range ts {
 		losses[k] = make([]float64, len(objs))
 		for i := range objs {
-			losses[k][i] = loss(t, i)
+			losses[k][i] = loss(t.Values, objs, i)
 		}
 	}
 	var out []study.Trial
 	for _, k := range sampler.Front(losses) {
 		out = append(out, ts[k])
 	}
-	sort.SliceStable(out, func(i, j int) bool { return loss(out[i], 0) < loss(out[j], 0) })
+	sort.SliceStable(out, func(i, j int) bool { return loss(out[i].Values, objs, 0) < loss(out[j].Values, objs, 0) })
 	if len(objs) == 1 && len(out) > 1 {
 		out = out[:1]
 	}
@@ -212,13 +223,22 @@ func (m *Model) Text(w io.Writer) {
 	if len(m.Objectives) > 1 {
 		title = fmt.Sprintf("Pareto-optimal trials (%d)", len(m.Best))
 	}
+	if m.Confirmation != nil {
+		title += " of the search (one run each)"
+	}
 	fmt.Fprintf(w, "%s — %s:\n", title, strings.Join(names, ", "))
 	for _, e := range m.Best {
 		fmt.Fprintf(w, "  trial %d: %s\n", e.Number, values(e.Values, e.Improvement, m.Objectives))
 		fmt.Fprintf(w, "    %s\n", e.Command)
 	}
-	if m.BaselineWins {
+	if m.BaselineWins && m.Confirmation == nil {
 		fmt.Fprintf(w, "No trial beat vLLM's defaults (trial %d) in any objective: keep the defaults.\n", m.Baseline.Number)
+		if m.BaselineCommand != "" {
+			fmt.Fprintf(w, "    %s\n", m.BaselineCommand)
+		}
+	}
+	if m.Confirmation != nil {
+		m.Confirmation.text(w, m)
 	}
 }
 

@@ -2,6 +2,7 @@ package study
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -30,6 +31,12 @@ const (
 	AttrTotalSeconds   = "total_duration_seconds"
 	AttrCommand        = "command"
 	AttrLogDir         = "log_dir"
+	// AttrRepeats holds each repeated benchmark run's objective and SLO
+	// values (benchmark.repeats > 1); the metrics are their means.
+	AttrRepeats = "benchmark_runs"
+	// AttrConfirmPrefix prefixes the confirmation runs of a trial
+	// (confirm_run_1, …), each {round, values, error, log_dir}.
+	AttrConfirmPrefix = "confirm_run_"
 	// MetricAttrPrefix prefixes every benchmark metric stored on a trial.
 	MetricAttrPrefix = "metric_"
 	// metricNamesKey is where Optuna (and optuna-dashboard) read objective names.
@@ -240,6 +247,40 @@ func (s *Study) Trials(ctx context.Context) ([]Trial, error) {
 		}
 	}
 	return all, nil
+}
+
+// SetUserAttr stores a user attribute on a trial, finished or not (what
+// the confirmation phase measures later of a finished trial belongs to it).
+func (s *Study) SetUserAttr(ctx context.Context, t *Trial, key string, v any) error {
+	if err := s.st.SetTrialAttr(ctx, t.ID, false, key, jsonSafe(v)); err != nil {
+		return err
+	}
+	// The cached copy is renewed, not changed: callers may hold the old one.
+	for i := range s.cache {
+		if s.cache[i].ID == t.ID {
+			attrs := make(map[string]any, len(s.cache[i].UserAttrs)+1)
+			for k, x := range s.cache[i].UserAttrs {
+				attrs[k] = x
+			}
+			attrs[key] = roundTrip(v)
+			s.cache[i].UserAttrs = attrs
+		}
+	}
+	return nil
+}
+
+// roundTrip is v as it reads back from storage (JSON), so the cache and a
+// fresh read agree.
+func roundTrip(v any) any {
+	b, err := json.Marshal(jsonSafe(v))
+	if err != nil {
+		return v
+	}
+	var out any
+	if json.Unmarshal(b, &out) != nil {
+		return v
+	}
+	return out
 }
 
 // Completed counts COMPLETE trials other than the baseline: what n_trials counts.

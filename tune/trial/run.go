@@ -42,6 +42,9 @@ type Spec struct {
 	BenchCommand []string
 	// External, if set, measures with GuideLLM or vllm bench instead.
 	External *External
+	// Repeats runs the benchmark this many times against the same server
+	// (0 or 1: once).
+	Repeats int
 	// StopGrace is how long the server gets after SIGTERM (default 30 s).
 	StopGrace time.Duration
 	Logger    *slog.Logger
@@ -73,6 +76,9 @@ type Result struct {
 	// Stopped: the observer stopped the benchmark early; Metrics hold what
 	// was measured until then.
 	Stopped bool
+	// Runs holds each benchmark run's metrics (Spec.Repeats of them, fewer
+	// if stopped); Metrics are their means.
+	Runs []map[string]float64
 }
 
 // Run runs the trial. Server and benchmark failures come back in
@@ -154,14 +160,6 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	}
 	res.Startup = time.Since(t0)
 
-	b := s.Bench
-	b.BaseURL, b.Model = base, s.Model
-	b.Progress = progress(s.Observe, res.Start, b.Warmup > 0)
-	phase := Benchmarking
-	if b.Warmup > 0 {
-		phase = WarmingUp
-	}
-	s.Observe.tell(Event{Phase: phase, Elapsed: time.Since(res.Start)})
 	// A server that dies mid-benchmark ends the benchmark at once.
 	bctx, bcancel := context.WithCancelCause(ctx)
 	defer bcancel(nil)
@@ -173,71 +171,100 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		}
 	}()
 	t1 := time.Now()
+	defer func() { res.Bench = time.Since(t1) }()
+	m := &measurer{s: s, base: base, start: res.Start}
+	repeats := max(s.Repeats, 1)
+	for i := range repeats {
+		metrics, f := m.once(bctx, i, repeats)
+		if p.Exited() {
+			res.Failure = serverExited(p, "during the benchmark")
+			return res, nil
+		}
+		if f != nil {
+			if ctx.Err() != nil {
+				return res, context.Cause(ctx)
+			}
+			if f.Tail == "" && f.Class == BenchmarkFailed && len(s.BenchCommand) == 0 && s.External == nil {
+				f.Tail = p.Tail()
+			}
+			res.Failure = f
+			return res, nil
+		}
+		res.Runs = append(res.Runs, metrics)
+		if m.stopped {
+			break
+		}
+	}
+	res.Metrics, res.Stopped = MeanOfRuns(res.Runs), m.stopped
+	return res, nil
+}
+
+// measurer runs a trial's benchmark against its ready server, once per
+// repeat; the observer's steps go on counting across repeats.
+type measurer struct {
+	s       Spec
+	base    string
+	start   time.Time
+	step    int
+	stopped bool // the observer stopped the last run
+}
+
+// once runs the benchmark the i-th time of n.
+func (m *measurer) once(ctx context.Context, i, n int) (map[string]float64, *Failure) {
+	s := m.s
 	// A benchmark program instead of the built-in load generator.
-	var program func(context.Context, Spec, string) (map[string]float64, *Failure)
 	switch {
 	case len(s.BenchCommand) > 0:
-		program = runCommand
+		return runCommand(ctx, s, m.base)
 	case s.External != nil:
-		program = runExternal
+		return runExternal(ctx, s, m.base)
 	}
-	if program != nil {
-		res.Metrics, res.Failure = program(bctx, s, base)
-		res.Bench = time.Since(t1)
-		if res.Failure != nil && p.Exited() {
-			res.Failure = serverExited(p, "during the benchmark")
-		}
-		if res.Failure != nil && ctx.Err() != nil {
-			return res, context.Cause(ctx)
-		}
-		return res, nil
+	b := s.Bench
+	b.BaseURL, b.Model = m.base, s.Model
+	// Each repeat draws its own requests: repeats sample the workload, not
+	// one draw of it.
+	b.Seed += uint64(i) << 32
+	b.Progress = m.progress(b.Warmup > 0)
+	phase := Benchmarking
+	if b.Warmup > 0 {
+		phase = WarmingUp
 	}
-	sum, err := bench.Run(bctx, b)
-	res.Bench = time.Since(t1)
-	if p.Exited() {
-		res.Failure = serverExited(p, "during the benchmark")
-		return res, nil
-	}
+	s.Observe.tell(Event{Phase: phase, Elapsed: time.Since(m.start)})
+	sum, err := bench.Run(ctx, b)
 	if err != nil {
-		if ctx.Err() != nil {
-			return res, context.Cause(ctx)
-		}
-		res.Failure = &Failure{Class: BenchmarkFailed, Message: err.Error()}
-		return res, nil
+		return nil, &Failure{Class: BenchmarkFailed, Message: err.Error()}
 	}
-	writeBenchLog(filepath.Join(s.LogDir, "benchmark.log"), sum)
+	writeBenchLog(filepath.Join(s.LogDir, "benchmark.log"), sum, i, n)
 	if sum.Requests == 0 {
 		msg := "no request succeeded"
 		if sum.FirstError != "" {
 			msg += ": " + sum.FirstError
 		}
-		res.Failure = &Failure{Class: BenchmarkFailed, Message: msg, Tail: p.Tail()}
-		return res, nil
+		return nil, &Failure{Class: BenchmarkFailed, Message: msg}
 	}
-	res.Metrics, res.Stopped = sum.Metrics, sum.Stopped
-	return res, nil
+	m.stopped = sum.Stopped
+	return sum.Metrics, nil
 }
 
 // progress turns the benchmark's snapshots into the observer's events: the
 // end of warm-up, then the metrics so far, a step a snapshot (a second).
-func progress(o Observer, start time.Time, warm bool) func(bench.Snapshot) bool {
+func (m *measurer) progress(warm bool) func(bench.Snapshot) bool {
+	o := m.s.Observe
 	if o == nil {
 		return nil
 	}
-	lastStep := 0
 	return func(snap bench.Snapshot) bool {
 		if snap.Warmup {
 			return false
 		}
 		if warm {
 			warm = false
-			if o(Event{Phase: Benchmarking, Elapsed: time.Since(start)}) {
+			if o(Event{Phase: Benchmarking, Elapsed: time.Since(m.start)}) {
 				return true
 			}
 		}
-		step := lastStep + 1
-		lastStep = step
-		return o(Event{Phase: Benchmarking, Step: step, Elapsed: time.Since(start), Metrics: snap.Metrics})
+		m.step++
+		return o(Event{Phase: Benchmarking, Step: m.step, Elapsed: time.Since(m.start), Metrics: snap.Metrics})
 	}
 }
 
@@ -306,12 +333,21 @@ func exitText(p *proc.Process) string {
 	return "killed by a signal"
 }
 
-func writeBenchLog(path string, s *bench.Summary) {
-	f, err := os.Create(path)
+// writeBenchLog writes the i-th run's summary of n to benchmark.log (the
+// first truncates it).
+func writeBenchLog(path string, s *bench.Summary, i, n int) {
+	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if i > 0 {
+		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
 		return
 	}
 	defer f.Close()
+	if n > 1 {
+		fmt.Fprintf(f, "# run %d of %d\n", i+1, n)
+	}
 	fmt.Fprintf(f, "duration %s, %d requests, %d errors, %d incomplete, %d dropped\n", s.Duration, s.Requests, s.Errors, s.Incomplete, s.Dropped)
 	if s.FirstError != "" {
 		fmt.Fprintf(f, "first error: %s\n", s.FirstError)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -131,6 +132,53 @@ func TestRunSimulator(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(s.LogDir, "benchmark.log")); err != nil || !strings.Contains(string(b), "output_tokens_per_second_mean") {
 		t.Errorf("benchmark.log: %v\n%s", err, b)
+	}
+	noLeftovers(t, s.Model)
+}
+
+// Repeats measure the same server again: one start, three runs, the
+// metrics their means, the server's log shows one start-up.
+func TestRunRepeats(t *testing.T) {
+	t.Parallel()
+	s := spec(t, nil)
+	s.Repeats = 3
+	steps := []int{}
+	s.Observe = func(e Event) bool {
+		if e.Intermediate() {
+			steps = append(steps, e.Step)
+		}
+		return false
+	}
+	s.Bench.MaxRequests, s.Bench.Duration = 0, 1500*time.Millisecond
+	res, err := Run(context.Background(), s)
+	if err != nil || res.Failure != nil {
+		t.Fatalf("%v %+v", err, res.Failure)
+	}
+	if len(res.Runs) != 3 {
+		t.Fatalf("%d runs", len(res.Runs))
+	}
+	key := metric.OutputThroughput + "_mean"
+	sum := 0.0
+	for _, r := range res.Runs {
+		sum += r[key]
+	}
+	if got := res.Metrics[key]; got <= 0 || math.Abs(got-sum/3) > 1e-9 {
+		t.Errorf("%s = %v, want the runs' mean %v", key, got, sum/3)
+	}
+	log, _ := os.ReadFile(filepath.Join(s.LogDir, "server.log"))
+	if n := strings.Count(string(log), "Application startup complete"); n != 1 {
+		t.Errorf("server started %d times", n)
+	}
+	b, _ := os.ReadFile(filepath.Join(s.LogDir, "benchmark.log"))
+	if !strings.Contains(string(b), "# run 1 of 3") || !strings.Contains(string(b), "# run 3 of 3") {
+		t.Errorf("benchmark.log:\n%s", b)
+	}
+	// The intermediate values' steps go on across the runs.
+	for i := 1; i < len(steps); i++ {
+		if steps[i] != steps[i-1]+1 {
+			t.Errorf("steps %v", steps)
+			break
+		}
 	}
 	noLeftovers(t, s.Model)
 }

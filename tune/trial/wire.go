@@ -31,6 +31,7 @@ type wireSpec struct {
 	Bench          wireBench     `json:"bench"`
 	BenchCommand   []string      `json:"bench_command,omitempty"`
 	External       *wireExternal `json:"external,omitempty"`
+	Repeats        int           `json:"repeats,omitempty"`
 }
 
 type wireFlag struct {
@@ -67,7 +68,7 @@ func EncodeSpec(s Spec) ([]byte, error) {
 	w := wireSpec{
 		Number: s.Number, Server: s.Server, Model: s.Model, Host: s.Host, NoHostArg: s.NoHostArg,
 		ReadinessPath: s.ReadinessPath, StartupTimeout: s.StartupTimeout.Seconds(), StopGrace: s.StopGrace.Seconds(),
-		BenchCommand: s.BenchCommand,
+		BenchCommand: s.BenchCommand, Repeats: s.Repeats,
 		Bench: wireBench{
 			Chat: s.Bench.Chat, Concurrency: s.Bench.Concurrency, RequestRate: s.Bench.RequestRate,
 			Duration: s.Bench.Duration.Seconds(), MaxRequests: s.Bench.MaxRequests, Warmup: s.Bench.Warmup.Seconds(),
@@ -99,7 +100,7 @@ func DecodeSpec(b []byte) (Spec, error) {
 	s := Spec{
 		Number: w.Number, Server: w.Server, Model: w.Model, Host: w.Host, NoHostArg: w.NoHostArg,
 		ReadinessPath: w.ReadinessPath, StartupTimeout: seconds(w.StartupTimeout), StopGrace: seconds(w.StopGrace),
-		BenchCommand: w.BenchCommand,
+		BenchCommand: w.BenchCommand, Repeats: w.Repeats,
 		Bench: bench.Options{
 			Chat: w.Bench.Chat, Concurrency: w.Bench.Concurrency, RequestRate: w.Bench.RequestRate,
 			Duration: seconds(w.Bench.Duration), MaxRequests: w.Bench.MaxRequests, Warmup: seconds(w.Bench.Warmup),
@@ -197,16 +198,17 @@ func unmarshalAs[T any](raw json.RawMessage) (any, error) {
 }
 
 type wireResult struct {
-	Command []string           `json:"command,omitempty"`
-	Metrics map[string]float64 `json:"metrics,omitempty"`
-	Failure *wireFailure       `json:"failure,omitempty"`
-	Startup float64            `json:"startup_s"`
-	Bench   float64            `json:"bench_s"`
-	Total   float64            `json:"total_s"`
-	Start   time.Time          `json:"start"`
-	End     time.Time          `json:"end"`
-	LogDir  string             `json:"log_dir,omitempty"`
-	Stopped bool               `json:"stopped,omitempty"`
+	Command []string             `json:"command,omitempty"`
+	Metrics map[string]float64   `json:"metrics,omitempty"`
+	Failure *wireFailure         `json:"failure,omitempty"`
+	Startup float64              `json:"startup_s"`
+	Bench   float64              `json:"bench_s"`
+	Total   float64              `json:"total_s"`
+	Start   time.Time            `json:"start"`
+	End     time.Time            `json:"end"`
+	LogDir  string               `json:"log_dir,omitempty"`
+	Stopped bool                 `json:"stopped,omitempty"`
+	Runs    []map[string]float64 `json:"runs,omitempty"`
 	// Error is the runner's own error (Run's error), not the server's.
 	Error string `json:"error,omitempty"`
 }
@@ -225,6 +227,9 @@ func EncodeResult(r *Result, runErr error) ([]byte, error) {
 	if r != nil {
 		w = wireResult{Command: r.Command, Startup: r.Startup.Seconds(), Bench: r.Bench.Seconds(), Total: r.Total.Seconds(), Start: r.Start, End: r.End, LogDir: r.LogDir}
 		w.Metrics, w.Stopped = finite(r.Metrics), r.Stopped
+		for _, run := range r.Runs {
+			w.Runs = append(w.Runs, finite(run))
+		}
 		if f := r.Failure; f != nil {
 			w.Failure = &wireFailure{Class: f.Class, Message: f.Message, Tail: f.Tail}
 		}
@@ -242,7 +247,7 @@ func DecodeResult(b []byte) (*Result, string, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, "", fmt.Errorf("trial result: %w", err)
 	}
-	r := &Result{Command: w.Command, Metrics: w.Metrics, Startup: seconds(w.Startup), Bench: seconds(w.Bench), Total: seconds(w.Total), Start: w.Start, End: w.End, LogDir: w.LogDir, Stopped: w.Stopped}
+	r := &Result{Command: w.Command, Metrics: w.Metrics, Startup: seconds(w.Startup), Bench: seconds(w.Bench), Total: seconds(w.Total), Start: w.Start, End: w.End, LogDir: w.LogDir, Stopped: w.Stopped, Runs: w.Runs}
 	if f := w.Failure; f != nil {
 		r.Failure = &Failure{Class: f.Class, Message: f.Message, Tail: f.Tail}
 	}

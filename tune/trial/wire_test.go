@@ -28,6 +28,7 @@ func TestSpecRoundTrip(t *testing.T) {
 		BaseEnv:      []string{"SECRET=stays-home"},
 		LogDir:       "/controller/logs",
 		BenchCommand: []string{"x"},
+		Repeats:      3,
 		Bench: bench.Options{
 			Chat: true, Concurrency: 8, RequestRate: 2.5, Duration: 30 * time.Second, MaxRequests: 100, Warmup: time.Second,
 			Prompt: bench.TokenDist{Mean: 256, Stdev: 10, Min: 1, Max: 512}, Output: bench.TokenDist{Mean: 128},
@@ -82,6 +83,7 @@ func TestResultRoundTrip(t *testing.T) {
 	}{
 		{"metrics", &Result{Command: []string{"vllm", "serve"}, Metrics: map[string]float64{"a": 1.5, "nan": math.NaN(), "inf": math.Inf(1)},
 			Startup: time.Second, Bench: 2 * time.Second, Total: 3 * time.Second, Start: start, End: start.Add(3 * time.Second), LogDir: "/x"}, nil},
+		{"runs", &Result{Metrics: map[string]float64{"a": 1.5}, Runs: []map[string]float64{{"a": 1}, {"a": 2}}, Start: start, End: start}, nil},
 		{"failure", &Result{Failure: &Failure{Class: OOM, Message: "out of memory", Tail: "CUDA out of memory"}, Start: start, End: start}, nil},
 		{"runner error", &Result{Start: start, End: start}, errors.New("no free port")},
 	}
@@ -122,6 +124,39 @@ func TestGPUNeed(t *testing.T) {
 	for _, tt := range tests {
 		if got := GPUNeed(tt.flags); got != tt.want {
 			t.Errorf("GPUNeed(%v) = %d, want %d", tt.flags, got, tt.want)
+		}
+	}
+}
+
+func TestMeanOfRuns(t *testing.T) {
+	t.Parallel()
+	one := map[string]float64{"x": 1}
+	tests := []struct {
+		name string
+		runs []map[string]float64
+		want map[string]float64
+	}{
+		{"none", nil, nil},
+		{"one run is itself", []map[string]float64{one}, one},
+		{"means; a key some run lacks is left out", []map[string]float64{{"x": 1, "y": 5}, {"x": 3}}, map[string]float64{"x": 2}},
+		// The interval is the runs' means' (t(2) = 4.303, s = 10): the
+		// per-run intervals are replaced.
+		{"interval between runs", []map[string]float64{
+			{"tps_mean": 90, "tps_ci95_low": 89, "tps_ci95_high": 91},
+			{"tps_mean": 100, "tps_ci95_low": 99, "tps_ci95_high": 101},
+			{"tps_mean": 110, "tps_ci95_low": 109, "tps_ci95_high": 111},
+		}, map[string]float64{"tps_mean": 100, "tps_ci95_low": 100 - 4.303*10/math.Sqrt(3), "tps_ci95_high": 100 + 4.303*10/math.Sqrt(3)}},
+	}
+	for _, tt := range tests {
+		got := MeanOfRuns(tt.runs)
+		if len(got) != len(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+			continue
+		}
+		for k, v := range tt.want {
+			if math.Abs(got[k]-v) > 1e-9 {
+				t.Errorf("%s: %s = %v, want %v", tt.name, k, got[k], v)
+			}
 		}
 	}
 }

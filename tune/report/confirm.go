@@ -1,0 +1,397 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+)
+
+// Confirmation is what the confirmation phase found: the best trials and
+// the baseline measured again, in rounds, and which configuration to use.
+type Confirmation struct {
+	Baseline *Confirmed `json:"baseline,omitempty"`
+	// Trials, best confirmed mean first (for several objectives, the
+	// confirmed Pareto set first).
+	Trials []Confirmed `json:"trials"`
+	// Recommended is the trial to use (one objective); nil when the
+	// defaults are as good, or for several objectives.
+	Recommended *int `json:"recommended"`
+	// Verdict on the best confirmed trial against vLLM's defaults (first
+	// objective): better, indistinguishable, worse, or no_baseline.
+	Verdict string `json:"verdict"`
+	// Why the recommendation is not simply the best mean, if it is not.
+	Note string `json:"note,omitempty"`
+}
+
+// Confirmed is one configuration's confirmation runs.
+type Confirmed struct {
+	Number int            `json:"number"`
+	Runs   int            `json:"runs"` // measured
+	Errors []string       `json:"errors,omitempty"`
+	Mean   numbers        `json:"mean"` // per objective, over the measured runs
+	Params map[string]any `json:"params,omitempty"`
+	// Changed: the parameters whose values differ from vLLM's defaults (or
+	// whose defaults are not known); the command carries only these.
+	Changed []string `json:"changed_flags,omitempty"`
+	Command string   `json:"command,omitempty"`
+	// VsBaseline is the change from the baseline per objective, from the
+	// runs of the same round; nil without a measured baseline.
+	VsBaseline []*Change `json:"vs_baseline,omitempty"`
+	runs       map[int]run
+}
+
+// Change is a value's relative change from a reference, in percent
+// (positive: higher), with its 95 % interval from paired runs (nil bounds
+// below two pairs).
+type Change struct {
+	Percent float64  `json:"percent"`
+	Low     *float64 `json:"ci95_low"`
+	High    *float64 `json:"ci95_high"`
+	Pairs   int      `json:"pairs"`
+}
+
+// Sure reports whether the interval excludes no change: the two differ.
+func (c *Change) Sure() bool {
+	return c != nil && c.Low != nil && (*c.Low > 0 || *c.High < 0)
+}
+
+// run is one stored confirmation run.
+type run struct {
+	values map[string]float64
+	err    string
+}
+
+// runs reads a trial's confirmation runs by round.
+func runs(t study.Trial) map[int]run {
+	out := map[int]run{}
+	for k, v := range t.UserAttrs {
+		rest, ok := strings.CutPrefix(k, study.AttrConfirmPrefix)
+		if !ok {
+			continue
+		}
+		round, err := strconv.Atoi(rest)
+		rec, ok := v.(map[string]any)
+		if err != nil || !ok {
+			continue
+		}
+		var r run
+		if e, ok := rec["error"].(string); ok {
+			r.err = e
+		} else if vals, ok := rec["values"].(map[string]any); ok {
+			r.values = map[string]float64{}
+			for name, x := range vals {
+				if f, ok := x.(float64); ok {
+					r.values[name] = f
+				}
+			}
+		} else {
+			continue
+		}
+		out[round] = r
+	}
+	return out
+}
+
+// paired is the change of key in a from b over the rounds both measured.
+func paired(a, b map[int]run, key string) *Change {
+	var ds []float64
+	for round, ra := range a {
+		rb, ok := b[round]
+		if !ok || ra.values == nil || rb.values == nil {
+			continue
+		}
+		va, okA := ra.values[key]
+		vb, okB := rb.values[key]
+		if !okA || !okB || vb == 0 || math.IsInf(va, 0) || math.IsInf(vb, 0) {
+			continue
+		}
+		ds = append(ds, (va-vb)/math.Abs(vb)*100)
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	m, half := stats.CI95(ds)
+	c := &Change{Percent: m, Pairs: len(ds)}
+	if !math.IsNaN(half) {
+		lo, hi := m-half, m+half
+		c.Low, c.High = &lo, &hi
+	}
+	return c
+}
+
+// confirmed reads the confirmation of one trial; ok is false when it has
+// no confirmation runs.
+func confirmed(t study.Trial, o Options) (Confirmed, bool) {
+	rs := runs(t)
+	if len(rs) == 0 {
+		return Confirmed{}, false
+	}
+	c := Confirmed{Number: t.Number, runs: rs, Mean: make(numbers, len(o.Objectives))}
+	rounds := make([]int, 0, len(rs))
+	for round := range rs {
+		rounds = append(rounds, round)
+	}
+	sort.Ints(rounds)
+	for _, round := range rounds {
+		if r := rs[round]; r.err != "" {
+			c.Errors = append(c.Errors, fmt.Sprintf("run %d: %s", round, r.err))
+		} else {
+			c.Runs++
+		}
+	}
+	for i, obj := range o.Objectives {
+		var xs []float64
+		for _, r := range rs {
+			if v, ok := r.values[obj.Key]; ok {
+				xs = append(xs, v)
+			}
+		}
+		c.Mean[i] = stats.Mean(xs)
+	}
+	if t.Kind() == study.Search {
+		e := entry(t, o, nil)
+		c.Params, c.Changed, c.Command = e.Params, e.Changed, e.Command
+	}
+	return c, true
+}
+
+// confirmation builds the Confirmation of the stored runs; nil when no
+// search trial was confirmed.
+func confirmation(trials []study.Trial, base *study.Trial, o Options) *Confirmation {
+	out := &Confirmation{}
+	for _, t := range trials {
+		if t.Kind() != study.Search {
+			continue
+		}
+		if c, ok := confirmed(t, o); ok && c.Runs > 0 {
+			out.Trials = append(out.Trials, c)
+		}
+	}
+	if len(out.Trials) == 0 {
+		return nil
+	}
+	if base != nil {
+		if c, ok := confirmed(*base, o); ok && c.Runs > 0 {
+			out.Baseline = &c
+			for i := range out.Trials {
+				for _, obj := range o.Objectives {
+					out.Trials[i].VsBaseline = append(out.Trials[i].VsBaseline, paired(out.Trials[i].runs, c.runs, obj.Key))
+				}
+			}
+		}
+	}
+	objs := o.Objectives
+	// Best confirmed mean first; for several objectives the Pareto set of
+	// the means first, each part by the first objective.
+	rank := map[int]int{}
+	if len(objs) > 1 {
+		losses := make([][]float64, len(out.Trials))
+		for k, c := range out.Trials {
+			losses[k] = make([]float64, len(objs))
+			for i := range objs {
+				losses[k][i] = loss(c.Mean, objs, i)
+			}
+		}
+		inFront := map[int]bool{}
+		for _, k := range sampler.Front(losses) {
+			inFront[k] = true
+		}
+		for k, c := range out.Trials {
+			if !inFront[k] {
+				rank[c.Number] = 1
+			}
+		}
+	}
+	sort.SliceStable(out.Trials, func(i, j int) bool {
+		a, b := out.Trials[i], out.Trials[j]
+		if rank[a.Number] != rank[b.Number] {
+			return rank[a.Number] < rank[b.Number]
+		}
+		return loss(a.Mean, objs, 0) < loss(b.Mean, objs, 0)
+	})
+	out.Verdict = verdict(out.Trials[0], objs[0], out.Baseline != nil)
+	if len(objs) == 1 {
+		out.recommend(objs[0])
+	}
+	return out
+}
+
+// verdict on c against the baseline in objective obj.
+func verdict(c Confirmed, obj Objective, haveBase bool) string {
+	if !haveBase || c.VsBaseline == nil || c.VsBaseline[0] == nil {
+		return "no_baseline"
+	}
+	ch := c.VsBaseline[0]
+	switch {
+	case !ch.Sure():
+		return "indistinguishable"
+	case (ch.Percent > 0) == obj.Maximize:
+		return "better"
+	default:
+		return "worse"
+	}
+}
+
+// tieMargin: confirmed means within 1 % are treated as equal (vLLM's own
+// recipe sweep prefers fewer overrides among candidates within 1 %).
+const tieMargin = 1.0
+
+// recommend picks, among the trials not distinguishable from the best
+// confirmed one (within 1 % of its mean, and no paired interval that says
+// otherwise), the one that changes the fewest flags; none when the best is
+// not better than vLLM's defaults.
+func (c *Confirmation) recommend(obj Objective) {
+	if c.Verdict != "better" && c.Verdict != "no_baseline" {
+		return
+	}
+	best := c.Trials[0]
+	pick := best
+	for _, t := range c.Trials[1:] {
+		if t.Runs == 0 || len(t.Changed) >= len(pick.Changed) {
+			continue
+		}
+		if math.Abs(t.Mean[0]-best.Mean[0]) > tieMargin/100*math.Abs(best.Mean[0]) {
+			continue
+		}
+		if paired(t.runs, best.runs, obj.Key).Sure() {
+			continue
+		}
+		pick = t
+	}
+	n := pick.Number
+	c.Recommended = &n
+	if pick.Number != best.Number {
+		c.Note = fmt.Sprintf("trial %d changes %d flags from vLLM's defaults and is within %g %% of trial %d (%d flags), indistinguishable from it", pick.Number, len(pick.Changed), tieMargin, best.Number, len(best.Changed))
+	}
+}
+
+// text writes the confirmation for people.
+func (c *Confirmation) text(w io.Writer, m *Model) {
+	runsEach := 0
+	for _, t := range c.Trials {
+		runsEach = max(runsEach, t.Runs+len(t.Errors))
+	}
+	who := fmt.Sprintf("%d trials", len(c.Trials))
+	if len(c.Trials) == 1 {
+		who = fmt.Sprintf("trial %d", c.Trials[0].Number)
+	}
+	if c.Baseline != nil {
+		who += " and the baseline"
+	}
+	fmt.Fprintf(w, "Confirmed: %s started again, %d runs each in rounds (95 %% intervals from the rounds' paired differences):\n", who, runsEach)
+	if b := c.Baseline; b != nil {
+		fmt.Fprintf(w, "  baseline (trial %d): %s%s\n", b.Number, means(b.Mean), runErrors(*b))
+	} else {
+		fmt.Fprintln(w, "  baseline: not measured; no comparison with vLLM's defaults")
+	}
+	for _, t := range c.Trials {
+		parts := make([]string, len(m.Objectives))
+		for i, obj := range m.Objectives {
+			parts[i] = fmt.Sprintf("%s %s", obj.Key, number(t.Mean[i]))
+			if t.VsBaseline != nil {
+				parts[i] += ", " + changeText(t.VsBaseline[i], "", "the baseline")
+			}
+		}
+		fmt.Fprintf(w, "  trial %d: %s%s\n", t.Number, strings.Join(parts, "; "), runErrors(t))
+	}
+	best := c.Trials[0]
+	switch {
+	case len(m.Objectives) > 1:
+		for _, t := range c.Trials {
+			fmt.Fprintf(w, "  trial %d: %s\n", t.Number, t.Command)
+		}
+	case c.Recommended != nil:
+		pick := best
+		for _, t := range c.Trials {
+			if t.Number == *c.Recommended {
+				pick = t
+			}
+		}
+		head := fmt.Sprintf("Recommended: trial %d", pick.Number)
+		if pick.VsBaseline != nil {
+			head += ": " + changeText(pick.VsBaseline[0], m.Objectives[0].Key, "vLLM's defaults")
+		}
+		fmt.Fprintf(w, "%s; it changes %s:\n    %s\n", head, flagsText(pick.Changed), pick.Command)
+		if c.Note != "" {
+			fmt.Fprintf(w, "  (%s)\n", c.Note)
+		}
+	case c.Verdict == "worse":
+		fmt.Fprintf(w, "vLLM's defaults beat the best confirmed trial (%d): keep the defaults.\n", best.Number)
+		if m.BaselineCommand != "" {
+			fmt.Fprintf(w, "    %s\n", m.BaselineCommand)
+		}
+	default:
+		fmt.Fprintf(w, "The best confirmed trial (%d) is not distinguishable from vLLM's defaults: keep the defaults, or measure with more confirmation runs.\n", best.Number)
+		if m.BaselineCommand != "" {
+			fmt.Fprintf(w, "    %s\n", m.BaselineCommand)
+		}
+	}
+}
+
+func means(vs numbers) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = number(v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func runErrors(c Confirmed) string {
+	if len(c.Errors) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" — %d of %d runs failed (%s)", len(c.Errors), len(c.Errors)+c.Runs, c.Errors[0])
+}
+
+func flagsText(changed []string) string {
+	switch len(changed) {
+	case 0:
+		return "no flag"
+	case 1:
+		return "1 flag"
+	}
+	return fmt.Sprintf("%d flags", len(changed))
+}
+
+// changeText words a change of what (a metric, or "" to leave it out) from
+// ref by its direction, with its interval: "12.4 % higher throughput than
+// vLLM's defaults (95 % CI 9.8 to 15.1 % higher)"; an interval that holds no
+// change reads "not distinguishable from vLLM's defaults".
+func changeText(c *Change, what, ref string) string {
+	if c == nil {
+		return "no run paired with " + ref
+	}
+	if what != "" {
+		what += " "
+	}
+	p := pct(c.Percent)
+	if c.Low == nil {
+		return fmt.Sprintf("%s %sthan %s, from one paired run: no interval", p, what, ref)
+	}
+	lo, hi := *c.Low, *c.High
+	switch {
+	case lo > 0:
+		return fmt.Sprintf("%s %sthan %s (95 %% CI %.1f to %.1f %% higher)", p, what, ref, lo, hi)
+	case hi < 0:
+		return fmt.Sprintf("%s %sthan %s (95 %% CI %.1f to %.1f %% lower)", p, what, ref, -hi, -lo)
+	}
+	return fmt.Sprintf("%snot distinguishable from %s (%s on average, 95 %% CI %s to %s)", what, ref, p, pct(lo), pct(hi))
+}
+
+// pct words a percentage change by its direction: "3.1 % higher".
+func pct(p float64) string {
+	switch {
+	case math.Abs(p) < 0.05:
+		return "0.0 % (the same)"
+	case p > 0:
+		return fmt.Sprintf("%.1f %% higher", p)
+	}
+	return fmt.Sprintf("%.1f %% lower", -p)
+}

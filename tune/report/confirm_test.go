@@ -1,0 +1,240 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+)
+
+// confirmedRuns stores confirmation runs on t as the study does: one user
+// attribute per round, read back from JSON (numbers as float64). A NaN
+// stands for a failed run.
+func confirmedRuns(t study.Trial, key string, vs ...float64) study.Trial {
+	attrs := map[string]any{}
+	for k, v := range t.UserAttrs {
+		attrs[k] = v
+	}
+	for i, v := range vs {
+		rec := map[string]any{"round": float64(i + 1)}
+		if v != v {
+			rec["error"] = "server_crash: the server exited"
+		} else {
+			rec["values"] = map[string]any{key: v}
+		}
+		attrs[study.AttrConfirmPrefix+strconv.Itoa(i+1)] = rec
+	}
+	t.UserAttrs = attrs
+	return t
+}
+
+// withFlags gives a trial n sampled flags, none at a default.
+func withFlags(t study.Trial, n int) study.Trial {
+	t.Params, t.Dists = map[string]float64{}, map[string]space.Distribution{}
+	for i := range n {
+		name := "flag-" + strconv.Itoa(i)
+		t.Params[name] = float64(t.Number + 2)
+		t.Dists[name] = seqsDist
+	}
+	return t
+}
+
+func TestConfirmation(t *testing.T) {
+	tp := throughput.Key
+	nan := func() float64 { var z float64; return z / z }()
+	tests := []struct {
+		name        string
+		trials      []study.Trial
+		objs        []Objective
+		recommended int // -1: none
+		verdict     string
+		text        []string // substrings of the text report
+	}{
+		{
+			name: "clear winner: its interval above 0",
+			trials: []study.Trial{
+				confirmedRuns(base(0, 100), tp, 100, 110, 90),
+				confirmedRuns(search(1, 130), tp, 120, 133, 108),
+				confirmedRuns(search(2, 125), tp, 101, 111, 91),
+			},
+			recommended: 1, verdict: "better",
+			text: []string{"Confirmed: 2 trials and the baseline started again, 3 runs each", "Recommended: trial 1: 20.3 % higher output_tokens_per_second than vLLM's defaults (95 % CI 19.0 to 21.6 % higher); it changes 2 flags:", "trial 2: output_tokens_per_second 101, 1.0 % higher than the baseline (95 % CI"},
+		},
+		{
+			name: "search winner was noise: not distinguishable, keep the defaults",
+			trials: []study.Trial{
+				confirmedRuns(base(0, 100), tp, 100, 110, 90),
+				confirmedRuns(search(1, 140), tp, 104, 106, 92),
+			},
+			recommended: -1, verdict: "indistinguishable",
+			text: []string{"not distinguishable from the baseline (", "The best confirmed trial (1) is not distinguishable from vLLM's defaults: keep the defaults", "vllm serve base"},
+		},
+		{
+			name: "defaults better",
+			trials: []study.Trial{
+				confirmedRuns(base(0, 100), tp, 100, 110, 90),
+				confirmedRuns(search(1, 120), tp, 90, 99, 81),
+			},
+			recommended: -1, verdict: "worse",
+			text: []string{"10.0 % lower than the baseline (95 % CI", "vLLM's defaults beat the best confirmed trial (1): keep the defaults."},
+		},
+		{
+			name: "within 1 % and indistinguishable: fewer flags win",
+			trials: []study.Trial{
+				confirmedRuns(base(0, 100), tp, 100, 110, 90),
+				withFlags(confirmedRuns(search(1, 130), tp, 120, 133, 108), 3),
+				withFlags(confirmedRuns(search(2, 129), tp, 120.5, 131.5, 108.1), 1),
+			},
+			recommended: 2, verdict: "better",
+			text: []string{"Recommended: trial 2:", "it changes 1 flag:", "trial 2 changes 1 flags from vLLM's defaults and is within 1 % of trial 1 (3 flags)"},
+		},
+		{
+			name: "fewer flags but surely worse: the best stays",
+			trials: []study.Trial{
+				confirmedRuns(base(0, 100), tp, 100, 110, 90),
+				withFlags(confirmedRuns(search(1, 130), tp, 120, 132, 108), 3),
+				withFlags(confirmedRuns(search(2, 129), tp, 119, 130.9, 107), 1),
+			},
+			recommended: 1, verdict: "better",
+		},
+		{
+			name: "a failed run is left out and said",
+			trials: []study.Trial{
+				confirmedRuns(base(0, 100), tp, 100, 110, 90),
+				confirmedRuns(search(1, 130), tp, 120, nan, 108),
+			},
+			recommended: 1, verdict: "better",
+			text: []string{"Confirmed: trial 1 and the baseline started again", "1 of 3 runs failed (run 2: server_crash"},
+		},
+		{
+			name: "one paired run: no interval, no claim",
+			trials: []study.Trial{
+				confirmedRuns(base(0, 100), tp, 100),
+				confirmedRuns(search(1, 130), tp, 150),
+			},
+			recommended: -1, verdict: "indistinguishable",
+			text: []string{"50.0 % higher than the baseline, from one paired run: no interval"},
+		},
+		{
+			name: "no baseline runs: ranked, not compared",
+			trials: []study.Trial{
+				base(0, 100),
+				confirmedRuns(search(1, 130), tp, 120, 133),
+				confirmedRuns(search(2, 131), tp, 110, 111),
+			},
+			recommended: 1, verdict: "no_baseline",
+			text: []string{"baseline: not measured; no comparison with vLLM's defaults", "Recommended: trial 1; it changes"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := tt.objs
+			if objs == nil {
+				objs = []Objective{throughput}
+			}
+			m := Build(tt.trials, Options{Study: "s", Objectives: objs, BaselineCommand: []string{"vllm", "serve", "base"},
+				Command: func(p map[string]any) []string { return []string{"vllm", "serve", strconv.Itoa(len(p))} }})
+			c := m.Confirmation
+			if c == nil {
+				t.Fatal("no confirmation")
+			}
+			if got := -1; c.Recommended != nil {
+				got = *c.Recommended
+				if got != tt.recommended {
+					t.Errorf("recommended %d, want %d", got, tt.recommended)
+				}
+			} else if tt.recommended != -1 {
+				t.Errorf("nothing recommended, want %d", tt.recommended)
+			}
+			if c.Verdict != tt.verdict {
+				t.Errorf("verdict %q, want %q", c.Verdict, tt.verdict)
+			}
+			var text bytes.Buffer
+			m.Text(&text)
+			for _, want := range tt.text {
+				if !strings.Contains(text.String(), want) {
+					t.Errorf("text lacks %q:\n%s", want, text.String())
+				}
+			}
+			var js bytes.Buffer
+			if err := m.JSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			var back struct {
+				Confirmation *Confirmation `json:"confirmation"`
+			}
+			if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Confirmation == nil || back.Confirmation.Verdict != tt.verdict {
+				t.Errorf("JSON: %v\n%s", err, js.String())
+			}
+		})
+	}
+}
+
+func TestConfirmationMultiObjective(t *testing.T) {
+	lat := latency.Key
+	both := func(tr study.Trial, tps, l []float64) study.Trial {
+		tr = confirmedRuns(tr, throughput.Key, tps...)
+		for i := range l {
+			rec := tr.UserAttrs[study.AttrConfirmPrefix+strconv.Itoa(i+1)].(map[string]any)
+			rec["values"].(map[string]any)[lat] = l[i]
+		}
+		return tr
+	}
+	trials := []study.Trial{
+		both(base(0, 100, 1), []float64{100, 100}, []float64{1, 1}),
+		both(search(1, 130, 2), []float64{130, 131}, []float64{2, 2.1}),
+		both(search(2, 110, 0.8), []float64{110, 111}, []float64{0.8, 0.81}),
+		both(search(3, 105, 1.5), []float64{105, 104}, []float64{1.5, 1.4}), // dominated by 2
+	}
+	m := Build(trials, Options{Study: "s", Objectives: []Objective{throughput, latency}})
+	c := m.Confirmation
+	if c == nil || c.Recommended != nil || len(c.Trials) != 3 || c.Trials[0].Number != 1 || c.Trials[1].Number != 2 || c.Trials[2].Number != 3 {
+		t.Fatalf("confirmation %+v", c)
+	}
+	var text bytes.Buffer
+	m.Text(&text)
+	if !strings.Contains(text.String(), "trial 2: output_tokens_per_second 110.5, 10.5 % higher than the baseline (95 % CI") ||
+		!strings.Contains(text.String(), "request_latency 0.805, 19.5 % lower than the baseline (95 % CI") {
+		t.Errorf("text:\n%s", text.String())
+	}
+}
+
+func TestCandidates(t *testing.T) {
+	dup := search(5, 200)
+	dup.Params = search(1, 0).Params // the configuration of trial 1, measured better
+	trials := []study.Trial{base(0, 500), search(1, 150), search(2, 120), violating(search(3, 300)), search(4, 130), dup}
+	got := Candidates(trials, []Objective{throughput}, 3)
+	var nums []int
+	for _, tr := range got {
+		nums = append(nums, tr.Number)
+	}
+	if want := []int{5, 4, 2}; !equalInts(nums, want) {
+		t.Errorf("candidates %v, want %v (baseline, infeasible and the duplicate's worse run left out)", nums, want)
+	}
+	// Several objectives: at most top of the Pareto set, spread along it.
+	front := []study.Trial{search(1, 100, 1), search(2, 200, 2), search(3, 300, 3), search(4, 400, 4), search(5, 500, 5)}
+	got = Candidates(front, []Objective{throughput, latency}, 3)
+	nums = nil
+	for _, tr := range got {
+		nums = append(nums, tr.Number)
+	}
+	if want := []int{5, 3, 1}; !equalInts(nums, want) {
+		t.Errorf("Pareto candidates %v, want %v", nums, want)
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,74 @@
+package stats
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestTQuantile975(t *testing.T) {
+	t.Parallel()
+	// Reference values from Student's t distribution.
+	for _, c := range []struct {
+		df   int
+		want float64
+	}{{1, 12.706}, {2, 4.303}, {4, 2.776}, {30, 2.042}, {31, 2.0395}, {60, 2.0003}, {1000, 1.9623}} {
+		if got := TQuantile975(c.df); math.Abs(got-c.want) > 0.0006 {
+			t.Errorf("t(0.975, %d) = %v, want %v", c.df, got, c.want)
+		}
+	}
+	if !math.IsNaN(TQuantile975(0)) {
+		t.Error("t(0.975, 0) should be NaN")
+	}
+}
+
+func TestCI95(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name       string
+		xs         []float64
+		mean, half float64
+	}{
+		{"none", nil, math.NaN(), math.NaN()},
+		{"one", []float64{3}, 3, math.NaN()},
+		{"same", []float64{2, 2, 2}, 2, 0},
+		// mean 2, s = 1, t(2) = 4.303: 4.303/√3.
+		{"three", []float64{1, 2, 3}, 2, 4.303 / math.Sqrt(3)},
+	} {
+		m, h := CI95(c.xs)
+		if !same(m, c.mean) || !same(h, c.half) {
+			t.Errorf("%s: CI95 = %v ± %v, want %v ± %v", c.name, m, h, c.mean, c.half)
+		}
+	}
+}
+
+// TestCI95Coverage draws samples from a known normal distribution: the
+// interval must hold the true mean about 95 % of the time, for small
+// samples too (that is what Student's t is for).
+func TestCI95Coverage(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{3, 5, 20} {
+		hits, draws := 0, 4000
+		for range draws {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = 10 + 2*rng.NormFloat64()
+			}
+			m, h := CI95(xs)
+			if math.Abs(m-10) <= h {
+				hits++
+			}
+		}
+		if cov := float64(hits) / float64(draws); cov < 0.935 || cov > 0.965 {
+			t.Errorf("n=%d: coverage %.3f, want 0.95 ± 0.015", n, cov)
+		}
+	}
+}
+
+func same(a, b float64) bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.IsNaN(a) && math.IsNaN(b)
+	}
+	return math.Abs(a-b) < 1e-9
+}
