@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune/report"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
 )
@@ -21,7 +20,7 @@ type entrant struct {
 	concurrency int // a baseline's level; 0 for a search trial
 }
 
-// confirm is the confirmation phase: the best trials (report.Candidates)
+// confirm is the confirmation phase: the best trials (study.Candidates)
 // and the baseline are started again and measured Runs times each, in
 // rounds, so slow drift (thermals, other tenants) hits every entrant alike,
 // and every entrant of a round measures the same requests. Each run is
@@ -37,11 +36,11 @@ func (r *runner) confirm(ctx context.Context) error {
 		return err
 	}
 	var entrants []entrant
-	if b := report.Reference(trials, r.o.Config.Benchmark.Rate); b != nil {
+	if b := study.Reference(trials, r.o.Config.Benchmark.Rate); b != nil {
 		flags, env := baselineFlags(r.o.Config)
 		entrants = append(entrants, entrant{trial: *b, flags: flags, env: env, concurrency: b.BaselineConcurrency()})
 	}
-	best := report.Candidates(trials, r.objectives(), c.Top)
+	best := study.Candidates(trials, r.o.Study.Directions(), c.Top)
 	if len(best) == 0 {
 		r.log.Info("Nothing to confirm: no feasible trial completed")
 		return nil
@@ -192,8 +191,3 @@ func confirmed(t study.Trial, round int) bool {
 // confirmSeed is round's request seed, apart from the search trials' (their
 // numbers).
 func confirmSeed(round int) uint64 { return 1<<40 + uint64(round) }
-
-// objectives are the study's objectives as the report names them.
-func (r *runner) objectives() []report.Objective {
-	return ReportObjectives(r.o.Config)
-}

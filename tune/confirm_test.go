@@ -84,8 +84,8 @@ parameters:
 		t.Fatal(err)
 	}
 	trials, _ := o.Study.Trials(context.Background())
-	best := report.Candidates(trials, ReportObjectives(cfg), 2)
-	base := report.Reference(trials, 8)
+	best := study.Candidates(trials, o.Study.Directions(), 2)
+	base := study.Reference(trials, 8)
 	if len(best) != 2 || base == nil {
 		t.Fatalf("%d candidates, baseline %v", len(best), base)
 	}
@@ -118,7 +118,8 @@ parameters:
 	// Paired by round, the drift cancels: the trial with the most sequences
 	// is recommended, whichever the search's single noisy runs favoured, and
 	// its change from the baseline is exact.
-	rep := report.Build(trials, ReportOptions(cfg, "confirm", "self"))
+	rep := report.Build(trials, report.Options{Study: "confirm", Objectives: []report.Objective{{Key: "output_tokens_per_second_mean", Maximize: true}},
+		Command: func(p map[string]any) []string { return Command(cfg, p) }})
 	c := rep.Confirmation
 	most, seqs := 0, int64(0)
 	for _, tr := range best {

@@ -45,6 +45,16 @@ func Command(cfg *config.Study, params map[string]any) []string {
 	return trial.Argv(commandTemplate(cfg), cfg.Benchmark.Model, flags, "", 0)
 }
 
+// BaselineCommand is the server command of vLLM's defaults as the config
+// states them, as a user would run it.
+func BaselineCommand(cfg *config.Study) []string {
+	if cfg.Baseline == nil {
+		return nil
+	}
+	flags, _ := baselineFlags(cfg)
+	return trial.Argv(commandTemplate(cfg), cfg.Benchmark.Model, flags, "", 0)
+}
+
 // commandTemplate is the server's command, or the benchmark command of a
 // study without a server.
 func commandTemplate(cfg *config.Study) []string {

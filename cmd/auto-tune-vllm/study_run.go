@@ -121,7 +121,7 @@ func (r *studyRun) run(ctx context.Context, g *globals, ray *rayb.Backend) error
 	if err != nil {
 		return errors.Join(runErr, err)
 	}
-	rep := report.Build(trials, tune.ReportOptions(cfg, opened.Study.Name(), g.io.Executable))
+	rep := report.Build(trials, reportOptions(cfg, opened.Study.Name(), g.io.Executable))
 	if r.flags.JSON {
 		if err := rep.JSON(g.io.Stdout); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write the report: %w", err)
@@ -159,4 +159,29 @@ func localBackend(ctx context.Context, g *globals, conc int) *local.Backend {
 		g.log.Debug("no GPUs: trials share the machine", "reason", inv.Reason)
 	}
 	return backend
+}
+
+// reportOptions describe a study of this config to the report. self is
+// this program, put in for {self} in the commands printed.
+func reportOptions(cfg *config.Study, name, self string) report.Options {
+	objs := make([]report.Objective, len(cfg.Objectives))
+	for i, o := range cfg.Objectives {
+		objs[i] = report.Objective{Key: o.Key(), Maximize: o.Direction == "maximize"}
+	}
+	o := report.Options{Study: name, Objectives: objs, Concurrency: cfg.Benchmark.Rate, Defaults: map[string]any{}}
+	o.Command = func(params map[string]any) []string {
+		argv := tune.Command(cfg, params)
+		trial.Self(argv, self) // left in the config for the nodes of a Ray cluster
+		return argv
+	}
+	if argv := tune.BaselineCommand(cfg); argv != nil {
+		trial.Self(argv, self)
+		o.BaselineCommand = argv
+		// The baseline's parameters are vLLM's defaults as the config
+		// states them.
+		for _, v := range cfg.Baseline.Parameters {
+			o.Defaults[v.Name] = v.Value
+		}
+	}
+	return o
 }

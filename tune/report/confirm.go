@@ -23,8 +23,9 @@ type Confirmation struct {
 	// Recommended is the trial to use (one objective); nil when the
 	// defaults are as good, or for several objectives.
 	Recommended *int `json:"recommended"`
-	// Verdict on the best confirmed trial against vLLM's defaults (first
-	// objective): better, indistinguishable, worse, or no_baseline.
+	// Verdict against vLLM's defaults: better (the best confirmed trial,
+	// or for several objectives any, is surely better in an objective),
+	// worse, indistinguishable, or no_baseline.
 	Verdict string `json:"verdict"`
 	// Why the recommendation is not simply the best mean, if it is not.
 	Note string `json:"note,omitempty"`
@@ -100,6 +101,8 @@ func runs(t study.Trial) map[int]run {
 }
 
 // paired is the change of key in a from b over the rounds both measured.
+// It is worked out on log ratios, so the interval is that of a ratio (it
+// never reaches below −100 %) and a change and its reverse are symmetric.
 func paired(a, b map[int]run, key string) *Change {
 	var ds []float64
 	for round, ra := range a {
@@ -109,18 +112,19 @@ func paired(a, b map[int]run, key string) *Change {
 		}
 		va, okA := ra.values[key]
 		vb, okB := rb.values[key]
-		if !okA || !okB || vb == 0 || math.IsInf(va, 0) || math.IsInf(vb, 0) {
+		if !okA || !okB || va <= 0 || vb <= 0 || math.IsInf(va, 0) || math.IsInf(vb, 0) {
 			continue
 		}
-		ds = append(ds, (va-vb)/math.Abs(vb)*100)
+		ds = append(ds, math.Log(va/vb))
 	}
 	if len(ds) == 0 {
 		return nil
 	}
 	m, half := stats.CI95(ds)
-	c := &Change{Percent: m, Pairs: len(ds)}
+	pct := func(x float64) float64 { return math.Expm1(x) * 100 }
+	c := &Change{Percent: pct(m), Pairs: len(ds)}
 	if !math.IsNaN(half) {
-		lo, hi := m-half, m+half
+		lo, hi := pct(m-half), pct(m+half)
 		c.Low, c.High = &lo, &hi
 	}
 	return c
@@ -216,27 +220,36 @@ func confirmation(trials []study.Trial, base *study.Trial, o Options) *Confirmat
 		}
 		return loss(a.Mean, objs, 0) < loss(b.Mean, objs, 0)
 	})
-	out.Verdict = verdict(out.Trials[0], objs[0], out.Baseline != nil)
+	out.Verdict = verdict(out.Trials, objs, out.Baseline != nil)
 	if len(objs) == 1 {
 		out.recommend(objs[0])
 	}
 	return out
 }
 
-// verdict on c against the baseline in objective obj.
-func verdict(c Confirmed, obj Objective, haveBase bool) string {
-	if !haveBase || c.VsBaseline == nil || c.VsBaseline[0] == nil {
+// verdict on the confirmed trials against the baseline: better when one
+// is surely better in an objective (for one objective: the best), worse
+// when none is and one is surely worse, else indistinguishable.
+func verdict(ts []Confirmed, objs []Objective, haveBase bool) string {
+	if !haveBase {
 		return "no_baseline"
 	}
-	ch := c.VsBaseline[0]
-	switch {
-	case !ch.Sure():
-		return "indistinguishable"
-	case (ch.Percent > 0) == obj.Maximize:
-		return "better"
-	default:
-		return "worse"
+	if len(objs) == 1 {
+		ts = ts[:1]
 	}
+	out := "indistinguishable"
+	for _, t := range ts {
+		for i, ch := range t.VsBaseline {
+			if !ch.Sure() {
+				continue
+			}
+			if (ch.Percent > 0) == objs[i].Maximize {
+				return "better"
+			}
+			out = "worse"
+		}
+	}
+	return out
 }
 
 // tieMargin: confirmed means within 1 % are treated as equal (vLLM's own
@@ -303,9 +316,19 @@ func (c *Confirmation) text(w io.Writer, m *Model) {
 	}
 	best := c.Trials[0]
 	switch {
-	case len(m.Objectives) > 1:
+	case len(m.Objectives) > 1 && c.Verdict != "worse" && c.Verdict != "indistinguishable":
 		for _, t := range c.Trials {
 			fmt.Fprintf(w, "  trial %d: %s\n", t.Number, t.Command)
+		}
+	case len(m.Objectives) > 1 && c.Verdict == "worse":
+		fmt.Fprintln(w, "No confirmed trial beat vLLM's defaults in any objective: keep the defaults.")
+		if m.BaselineCommand != "" {
+			fmt.Fprintf(w, "    %s\n", m.BaselineCommand)
+		}
+	case len(m.Objectives) > 1:
+		fmt.Fprintln(w, "No confirmed trial is distinguishable from vLLM's defaults in any objective: keep the defaults, or measure with more confirmation runs.")
+		if m.BaselineCommand != "" {
+			fmt.Fprintf(w, "    %s\n", m.BaselineCommand)
 		}
 	case c.Recommended != nil:
 		pick := best

@@ -198,32 +198,21 @@ func TestConfirmationMultiObjective(t *testing.T) {
 	var text bytes.Buffer
 	m.Text(&text)
 	if !strings.Contains(text.String(), "trial 2: output_tokens_per_second 110.5, 10.5 % higher than the baseline (95 % CI") ||
-		!strings.Contains(text.String(), "request_latency 0.805, 19.5 % lower than the baseline (95 % CI") {
-		t.Errorf("text:\n%s", text.String())
+		!strings.Contains(text.String(), "request_latency 0.805, 19.5 % lower than the baseline (95 % CI") || c.Verdict != "better" {
+		t.Errorf("verdict %s, text:\n%s", c.Verdict, text.String())
 	}
-}
 
-func TestCandidates(t *testing.T) {
-	dup := search(5, 200)
-	dup.Params = search(1, 0).Params // the configuration of trial 1, measured better
-	trials := []study.Trial{base(0, 500), search(1, 150), search(2, 120), violating(search(3, 300)), search(4, 130), dup}
-	got := Candidates(trials, []Objective{throughput}, 3)
-	var nums []int
-	for _, tr := range got {
-		nums = append(nums, tr.Number)
+	// Noise as large as the differences: nothing to claim.
+	noisy := []study.Trial{
+		both(base(0, 100, 1), []float64{100, 150}, []float64{1, 1.5}),
+		both(search(1, 130, 0.9), []float64{140, 110}, []float64{0.9, 1.6}),
 	}
-	if want := []int{5, 4, 2}; !equalInts(nums, want) {
-		t.Errorf("candidates %v, want %v (baseline, infeasible and the duplicate's worse run left out)", nums, want)
-	}
-	// Several objectives: at most top of the Pareto set, spread along it.
-	front := []study.Trial{search(1, 100, 1), search(2, 200, 2), search(3, 300, 3), search(4, 400, 4), search(5, 500, 5)}
-	got = Candidates(front, []Objective{throughput, latency}, 3)
-	nums = nil
-	for _, tr := range got {
-		nums = append(nums, tr.Number)
-	}
-	if want := []int{5, 3, 1}; !equalInts(nums, want) {
-		t.Errorf("Pareto candidates %v, want %v", nums, want)
+	m = Build(noisy, Options{Study: "s", Objectives: []Objective{throughput, latency}, BaselineCommand: []string{"vllm", "serve", "base"}})
+	text.Reset()
+	m.Text(&text)
+	if m.Confirmation.Verdict != "indistinguishable" || !strings.Contains(text.String(), "No confirmed trial is distinguishable from vLLM's defaults in any objective: keep the defaults") ||
+		!strings.Contains(text.String(), "vllm serve base") {
+		t.Errorf("verdict %s, text:\n%s", m.Confirmation.Verdict, text.String())
 	}
 }
 

@@ -108,7 +108,7 @@ func Build(trials []study.Trial, o Options) *Model {
 			m.Failed++
 		}
 	}
-	base := Reference(trials, o.Concurrency)
+	base := study.Reference(trials, o.Concurrency)
 	if base != nil {
 		m.Baseline = entry(*base, o, nil)
 	}
@@ -174,6 +174,14 @@ func entry(t study.Trial, o Options, base *Entry) *Entry {
 		}
 	}
 	return e
+}
+
+// loss is value i made smaller-is-better.
+func loss(values []float64, objs []Objective, i int) float64 {
+	if objs[i].Maximize {
+		return -values[i]
+	}
+	return values[i]
 }
 
 // front is the best trial for one objective, else the non-dominated set,
