@@ -43,6 +43,11 @@ func TestOutcome(t *testing.T) {
 		{"measured, SLO met", with(func(r *trial.Result) { r.Metrics = map[string]float64{tput: 900, ttft: 400} }), nil,
 			study.Complete, succeeded, []float64{900}, []float64{-1}, // met: -1, as the Python tool
 			map[string]any{study.AttrTrialStatus: "success", study.MetricAttrPrefix + tput: 900.0, study.AttrStartupSeconds: 1.23, study.AttrCommand: "vllm serve m"}},
+		{"repeated: each run's objective and SLO kept", with(func(r *trial.Result) {
+			r.Metrics = map[string]float64{tput: 900, ttft: 400}
+			r.Runs = []map[string]float64{{tput: 850, ttft: 380, "requests": 9}, {tput: 950, ttft: 420, "requests": 10}}
+		}), nil, study.Complete, succeeded, []float64{900}, []float64{-1},
+			map[string]any{study.AttrRepeats: []map[string]float64{{tput: 850, ttft: 380}, {tput: 950, ttft: 420}}}},
 		{"measured, SLO violated", with(func(r *trial.Result) { r.Metrics = map[string]float64{tput: 900, ttft: 650} }), []float64{-2},
 			study.Complete, succeeded, []float64{900}, []float64{-2, 150}, map[string]any{study.AttrTrialStatus: "success"}},
 		{"SLO metric not reported: violated", with(func(r *trial.Result) { r.Metrics = map[string]float64{tput: 900} }), nil,
@@ -73,7 +78,7 @@ func TestOutcome(t *testing.T) {
 				t.Errorf("values %v constraints %v, want %v %v", got.Values, got.Constraints, tt.values, tt.constraints)
 			}
 			for k, want := range tt.attrs {
-				if got.UserAttrs[k] != want {
+				if !reflect.DeepEqual(got.UserAttrs[k], want) {
 					t.Errorf("attr %s = %v, want %v", k, got.UserAttrs[k], want)
 				}
 			}
