@@ -30,6 +30,7 @@ func main() {
 	gap := flag.Float64("gap", 0.03, "how much faster the second configuration truly is")
 	rate := flag.Int("rate", 128, "requests in flight (the quickstart's 128)")
 	speedup := flag.Float64("speedup", 4, "the simulator's --sim-speedup (the quickstart's 4); lower it where the machine, not the server, would set the pace")
+	stagger := flag.Bool("stagger", true, "stagger each stream's first request (bench.Options.Stagger), as trials do")
 	flag.Parse()
 	ctx := context.Background()
 	// The quickstart's workload and simulator speed; the second server runs
@@ -39,7 +40,7 @@ func main() {
 	b := start(ctx, *speedup*(1+*gap))
 	run := func(url string, seed uint64) (window, completed float64) {
 		s, err := bench.Run(ctx, bench.Options{BaseURL: url, Model: "sim-8b", Concurrency: *rate, Duration: time.Duration(*seconds * float64(time.Second)),
-			Prompt: bench.TokenDist{Mean: 512}, Output: bench.TokenDist{Mean: 128}, Seed: seed, KeepRecords: true})
+			Prompt: bench.TokenDist{Mean: 512}, Output: bench.TokenDist{Mean: 128}, Seed: seed, KeepRecords: true, Stagger: *stagger})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -47,7 +48,7 @@ func main() {
 		return s.Metrics[metric.Stat(metric.OutputThroughput, metric.Mean)], completedOnly(s, *seconds)
 	}
 
-	fmt.Printf("## One configuration, %d runs of %g s (simulator at %gx, %d streams, 512+128 tokens)\n\n", *repeats, *seconds, *speedup, *rate)
+	fmt.Printf("## One configuration, %d runs of %g s (simulator at %gx, %d streams, 512+128 tokens, stagger %v)\n\n", *repeats, *seconds, *speedup, *rate, *stagger)
 	var win, done []float64
 	for i := 0; i < *repeats; i++ {
 		w, c := run(a, uint64(i+1))

@@ -67,9 +67,15 @@ type Options struct {
 	// dataset); OutputTokens[i] > 0 overrides the output length.
 	Prompts      []string
 	OutputTokens []int
-	Seed         uint64
-	Client       *http.Client
-	Logger       *slog.Logger
+	// Stagger (closed loop) cuts each stream's first request to a share of
+	// its output length, (w+1)/Concurrency for stream w, so the streams do
+	// not run in lock-step waves of identical requests whose phase at the
+	// window's edges would move the throughput. Those first requests are
+	// left out of the latencies, like warm-up.
+	Stagger bool
+	Seed    uint64
+	Client  *http.Client
+	Logger  *slog.Logger
 	// Progress, if set, hears how the run goes every ProgressEvery (default
 	// 1 s), from one goroutine; returning true stops the run early, and the
 	// summary then covers what was measured until then (Summary.Stopped).
@@ -281,12 +287,17 @@ func (r *runner) closedLoop(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			share := 1.0
+			if r.o.Stagger {
+				share = float64(w+1) / float64(r.o.Concurrency)
+			}
 			for ctx.Err() == nil {
 				i, ok := r.take()
 				if !ok {
 					return
 				}
-				r.records <- r.one(ctx, i)
+				r.records <- r.one(ctx, i, share)
+				share = 1
 			}
 		}()
 	}
@@ -319,7 +330,7 @@ func (r *runner) poisson(ctx context.Context) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				r.records <- r.one(ctx, i)
+				r.records <- r.one(ctx, i, 1)
 			}()
 		default:
 			r.mu.Lock()
@@ -330,8 +341,9 @@ func (r *runner) poisson(ctx context.Context) {
 	wg.Wait()
 }
 
-// request builds the body of request i.
-func (r *runner) request(i int) ([]byte, string) {
+// request builds the body of request i, its output cut to share of its
+// length (at least one token).
+func (r *runner) request(i int, share float64) ([]byte, string) {
 	rng := rand.New(rand.NewPCG(r.o.Seed, uint64(i)+1))
 	out := r.o.Output.draw(rng)
 	var prompt string
@@ -343,6 +355,9 @@ func (r *runner) request(i int) ([]byte, string) {
 		}
 	} else {
 		prompt = syntheticPrompt(rng, r.o.Prompt.draw(rng), i)
+	}
+	if share < 1 {
+		out = max(1, int(math.Round(float64(out)*share)))
 	}
 	body := map[string]any{
 		"model": r.o.Model, "stream": true, "max_tokens": out, "ignore_eos": true, "temperature": 0,
@@ -359,12 +374,13 @@ func (r *runner) request(i int) ([]byte, string) {
 	return b, strings.TrimRight(r.o.BaseURL, "/") + path
 }
 
-// one runs request i and times it.
-func (r *runner) one(ctx context.Context, i int) Record {
-	body, url := r.request(i)
+// one runs request i (its output cut to share, see Options.Stagger) and
+// times it.
+func (r *runner) one(ctx context.Context, i int, share float64) Record {
+	body, url := r.request(i, share)
 	t0 := time.Now()
 	rec := &Record{Index: i, Start: t0.Sub(r.start)}
-	rec.Warmup = rec.Start < r.o.Warmup
+	rec.Warmup = rec.Start < r.o.Warmup || share < 1
 	r.mu.Lock()
 	r.live[i] = rec
 	r.mu.Unlock()
