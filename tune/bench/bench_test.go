@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,6 +182,32 @@ func TestClosedLoopMetrics(t *testing.T) {
 	}
 	if s.WindowStart < 20*time.Millisecond {
 		t.Errorf("window starts at %v, before any first token could arrive", s.WindowStart)
+	}
+}
+
+// Staggered streams: each stream's first request is cut to (w+1)/N of the
+// output length and left out of the latencies (the last stream's is whole,
+// and counts); the rest are whole.
+func TestStagger(t *testing.T) {
+	t.Parallel()
+	f := &fake{ttft: 5 * time.Millisecond, perToken: time.Millisecond}
+	url := serve(t, f)
+	s, err := Run(context.Background(), Options{BaseURL: url, Model: "m", Concurrency: 4, MaxRequests: 12,
+		Prompt: TokenDist{Mean: 8}, Output: TokenDist{Mean: 20}, Stagger: true, KeepRecords: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firsts []int
+	for _, r := range s.Records {
+		if r.Warmup {
+			firsts = append(firsts, r.OutputTokens)
+		} else if r.OutputTokens != 20 {
+			t.Errorf("request %d: %d tokens, want 20", r.Index, r.OutputTokens)
+		}
+	}
+	sort.Ints(firsts)
+	if fmt.Sprint(firsts) != "[5 10 15]" || s.Requests != 9 {
+		t.Errorf("cut first requests' lengths %v (want [5 10 15]), %d requests in the latencies (want 9)", firsts, s.Requests)
 	}
 }
 
