@@ -92,8 +92,13 @@ func (r *runner) confirmRound(ctx context.Context, jobs []entrant, round int) er
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return first != nil
+	}
 	for _, e := range jobs {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || failed() {
 			break
 		}
 		sem <- struct{}{}
@@ -114,8 +119,8 @@ func (r *runner) confirmRound(ctx context.Context, jobs []entrant, round int) er
 }
 
 // confirmOne runs an entrant once more and stores what it measured (or why
-// it failed) on its trial. A run cut short by cancellation is not stored:
-// resume runs it again.
+// its server or benchmark failed) on its trial. A run cut short by
+// cancellation is not stored: resume runs it again.
 func (r *runner) confirmOne(ctx context.Context, e entrant, round int) error {
 	s := spec(r.o.Config, r.defaults, e.trial.Number, e.flags, e.env, e.concurrency)
 	s.LogDir = filepath.Join(s.LogDir, fmt.Sprintf("confirm_%d", round))
@@ -128,10 +133,13 @@ func (r *runner) confirmOne(ctx context.Context, e entrant, round int) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	if err != nil {
+		// Ours, not the configuration's (no free port, the cluster gone):
+		// not stored, so a resume runs it again; it stops the study.
+		return fmt.Errorf("confirmation run %d of trial %d: %w", round, e.trial.Number, err)
+	}
 	rec := map[string]any{"round": round, "log_dir": s.LogDir}
 	switch {
-	case err != nil:
-		rec["error"] = err.Error()
 	case res.Failure != nil:
 		rec["error"] = res.Failure.Class + ": " + res.Failure.Message
 	default:
