@@ -1,22 +1,24 @@
 // Package sim is a simulated vLLM server: the OpenAI streaming API, /health
-// and /metrics over a continuous-batching engine whose speed and memory
-// respond to vLLM's main flags the way vLLM does — KV capacity from
-// --gpu-memory-utilization and --block-size (and fp8 KV), admission and
-// preemption under --max-num-seqs, step cost and prefill chunking under
-// --max-num-batched-tokens and --enable-chunked-prefill — with vLLM's own
-// start-up errors in the infeasible corners. It lets a study run, and show an
-// interior optimum, without a GPU.
+// and /metrics over a continuous-batching engine grounded in a model's shape
+// and a GPU's datasheet. KV capacity is the memory left after the weights at
+// --gpu-memory-utilization, per --block-size and --kv-cache-dtype; each step
+// takes the time of a roofline (weights and KV read from HBM against the
+// FLOPs on the tensor cores, split by --tensor-parallel-size); admission,
+// preemption and prefill chunking follow --max-num-seqs,
+// --max-num-batched-tokens and --enable-chunked-prefill; it accepts exactly
+// the options of the vLLM release it follows (vllmVersion), with vLLM's
+// defaults and start-up errors. It lets a study run without a GPU.
 package sim
 
 import (
 	"fmt"
-	"math"
 	"strconv"
-	"strings"
 	"time"
 )
 
 // Config holds the vLLM flags the simulator honours and its hardware model.
+// Zero MaxNumSeqs, MaxNumBatchedTokens and MaxModelLen mean "vLLM's default",
+// which depends on the GPU and the model (see resolve).
 type Config struct {
 	Model               string
 	Host                string
@@ -30,32 +32,75 @@ type Config struct {
 	KVCacheDtype        string
 	PrefixCaching       bool
 	TensorParallel      int
+	PerformanceMode     string
 
-	// The simulated machine (sim-* flags): one GPU of GPUMemoryGiB holding
-	// WeightsGiB of weights; KVBytesPerToken per token of context (fp16).
-	GPUs            int
-	GPUMemoryGiB    float64
-	WeightsGiB      float64
-	KVBytesPerToken float64
+	// The simulated machine (--sim-* flags): GPUs of one kind, and the
+	// model's shape (from --sim-model, --sim-model-config, or the name).
+	GPU   GPU
+	GPUs  int
+	Shape Model
+	// WeightsGiB, when set, replaces the weights' size computed from Shape.
+	WeightsGiB float64
 	// Speedup runs simulated time faster than real time (2 = twice as fast).
 	Speedup      float64
 	StartupDelay time.Duration
 }
 
-// Defaults are vLLM's defaults, on a simulated 80 GiB GPU serving an 8B model.
+// Defaults are what `vllm serve` uses with no flags (vLLM 0.33.0: CacheConfig
+// gpu_memory_utilization 0.92 and block size 16; chunked prefill and prefix
+// caching on; max_model_len from the model), on one H100 serving
+// Llama-3.1-8B. max_num_seqs and max_num_batched_tokens are left to resolve,
+// as vLLM leaves them to EngineArgs.get_batch_defaults.
 func Defaults() Config {
 	return Config{
 		Model: "sim-8b", Host: "127.0.0.1", Port: 8000,
-		MaxNumSeqs: 256, MaxNumBatchedTokens: 8192, GPUMemoryUtil: 0.9, BlockSize: 16,
-		ChunkedPrefill: true, MaxModelLen: 8192, KVCacheDtype: "auto", TensorParallel: 1,
-		GPUs: 1, GPUMemoryGiB: 80, WeightsGiB: 16, KVBytesPerToken: 128 << 10,
+		GPUMemoryUtil: 0.92, BlockSize: 16, ChunkedPrefill: true, KVCacheDtype: "auto",
+		PrefixCaching: true, TensorParallel: 1, PerformanceMode: "balanced",
+		GPU: gpus[0], GPUs: 1, Shape: models[0],
 		Speedup: 1, StartupDelay: 300 * time.Millisecond,
 	}
 }
 
-// simOptions are the simulator's own flags (sim-*), beside vLLM's.
+// resolve fills in the defaults vLLM derives at start-up. vLLM 0.33.0's
+// get_batch_defaults for the API server (usage context OPENAI_API_SERVER):
+// GPUs with at least 160 GiB get max_num_batched_tokens 16384 and
+// max_num_seqs 1024; GPUs with at least 70 GiB that are not A100s (H100,
+// H200) 8192 and 1024; others (A100, L40S, L4) 2048 and 256. The
+// "throughput" performance mode doubles both; without chunked prefill the
+// token budget is raised to max_model_len.
+func (c Config) resolve() Config {
+	if c.MaxModelLen == 0 {
+		c.MaxModelLen = c.Shape.MaxPosition
+		if c.MaxModelLen == 0 {
+			c.MaxModelLen = 2048 // transformers' default when config.json has none
+		}
+	}
+	tokens, seqs := 2048, 256
+	switch {
+	case c.GPU.MemoryGiB >= 160:
+		tokens, seqs = 16384, 1024
+	case c.GPU.MemoryGiB >= 70 && c.GPU.Name != "A100":
+		tokens, seqs = 8192, 1024
+	}
+	if c.PerformanceMode == "throughput" {
+		tokens, seqs = 2*tokens, 2*seqs
+	}
+	if c.MaxNumBatchedTokens == 0 {
+		c.MaxNumBatchedTokens = tokens
+		if !c.ChunkedPrefill {
+			c.MaxNumBatchedTokens = max(tokens, c.MaxModelLen)
+		}
+	}
+	if c.MaxNumSeqs == 0 {
+		c.MaxNumSeqs = seqs
+	}
+	return c
+}
+
+// simOptions are the simulator's own flags.
 var simOptions = map[string]argKind{
-	"--sim-gpus": argOne, "--sim-gpu-memory-gib": argOne, "--sim-weights-gib": argOne,
+	"--sim-gpu": argOne, "--sim-gpus": argOne, "--sim-gpu-memory-gib": argOne,
+	"--sim-model": argOne, "--sim-model-config": argOne, "--sim-weights-gib": argOne,
 	"--sim-speedup": argOne, "--sim-startup-seconds": argOne,
 }
 
@@ -63,7 +108,8 @@ var simOptions = map[string]argKind{
 // vllmVersion does: every option it has is accepted (those the simulator
 // does not model have no effect), and any other is argparse's
 // "unrecognized arguments" error, as real vLLM gives it, so a flag that
-// would fail on a GPU fails here too.
+// would fail on a GPU fails here too. The result has vLLM's start-up
+// defaults filled in.
 func ParseArgs(args []string) (Config, error) {
 	c := Defaults()
 	positional, opts, err := splitArgs(args, simOptions)
@@ -73,12 +119,23 @@ func ParseArgs(args []string) (Config, error) {
 	if len(positional) > 0 {
 		c.Model = positional[0]
 	}
+	var shape, modelConfig string
 	for _, o := range opts {
-		if err := c.set(o); err != nil {
+		if err := c.set(o, &shape, &modelConfig); err != nil {
 			return c, err
 		}
 	}
-	return c, nil
+	switch {
+	case modelConfig != "":
+		if c.Shape, err = ReadModelConfig(modelConfig); err != nil {
+			return c, err
+		}
+	case shape != "":
+		c.Shape = LookupModel(shape)
+	default:
+		c.Shape = LookupModel(c.Model)
+	}
+	return c.resolve(), nil
 }
 
 // VLLMVersion is the vLLM release whose `vllm serve` options the simulator
@@ -87,7 +144,7 @@ func VLLMVersion() string { return vllmVersion }
 
 // set applies one option; options the simulator does not model are accepted
 // and ignored.
-func (c *Config) set(o option) error {
+func (c *Config) set(o option, shape, modelConfig *string) error {
 	v := ""
 	if len(o.values) > 0 {
 		v = o.values[0]
@@ -114,6 +171,8 @@ func (c *Config) set(o option) error {
 		c.TensorParallel, err = parseInt(o.name, v)
 	case "--kv-cache-dtype":
 		c.KVCacheDtype = v
+	case "--performance-mode":
+		c.PerformanceMode = v
 	case "--enable-chunked-prefill", "--no-disable-chunked-prefill":
 		c.ChunkedPrefill = true
 	case "--no-enable-chunked-prefill", "--disable-chunked-prefill":
@@ -122,10 +181,16 @@ func (c *Config) set(o option) error {
 		c.PrefixCaching = true
 	case "--no-enable-prefix-caching", "--disable-prefix-caching":
 		c.PrefixCaching = false
+	case "--sim-gpu":
+		c.GPU, err = LookupGPU(v)
 	case "--sim-gpus":
 		c.GPUs, err = parseInt(o.name, v)
 	case "--sim-gpu-memory-gib":
-		c.GPUMemoryGiB, err = parseFloat(o.name, v)
+		c.GPU.MemoryGiB, err = parseFloat(o.name, v)
+	case "--sim-model":
+		*shape = v
+	case "--sim-model-config":
+		*modelConfig = v
 	case "--sim-weights-gib":
 		c.WeightsGiB, err = parseFloat(o.name, v)
 	case "--sim-speedup":
@@ -147,74 +212,101 @@ func parseInt(name, v string) (int, error) {
 }
 
 func parseFloat(name, v string) (float64, error) {
-	x, err := strconv.ParseFloat(v, 64)
+	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
 		return 0, fmt.Errorf("argument %s: invalid float value: '%s'", name, v)
 	}
-	return x, nil
+	return f, nil
 }
 
-// memory is the start-up accounting, in bytes.
+// memory is the start-up accounting, per GPU, in bytes.
 type memory struct {
-	budget, activations, kv float64
-	kvTokens, blocks        int
+	budget, weights, activations, kv float64
+	kvTokens, blocks                 int
 }
 
 const gib = float64(1 << 30)
 
+// cudaReserved is what the CUDA context, NCCL and cuBLAS hold outside
+// vLLM's budget; a budget that leaves less than this fails at start-up.
+const cudaReserved = 1.5 * gib
+
+// kvElemBytes is the width of one KV-cache element for --kv-cache-dtype
+// ("auto" follows the model), or 0 for a dtype vLLM does not know.
+func (c Config) kvElemBytes() float64 {
+	switch c.KVCacheDtype {
+	case "auto":
+		return c.Shape.dtypeBytes()
+	case "float16", "bfloat16":
+		return 2
+	case "fp8", "fp8_e4m3", "fp8_e5m2":
+		return 1
+	}
+	return 0
+}
+
+// weightBytes is the weights held by one GPU.
+func (c Config) weightBytes() float64 {
+	if c.WeightsGiB > 0 {
+		return c.WeightsGiB * gib / float64(c.TensorParallel)
+	}
+	return c.Shape.Params() * c.Shape.dtypeBytes() / float64(c.TensorParallel)
+}
+
+// kvBytesPerToken is one token's K and V on one GPU: tensor parallelism
+// splits the KV heads (a head is replicated when there are fewer than GPUs).
+func (c Config) kvBytesPerToken() float64 {
+	heads := max(c.Shape.KVHeads/c.TensorParallel, 1)
+	return 2 * float64(c.Shape.Layers*heads*c.Shape.headDim()) * c.kvElemBytes()
+}
+
 // Check validates the configuration like vLLM at start-up and sizes the KV
-// cache. The errors carry vLLM's messages, so failure classification works
-// the same on the simulator.
+// cache from the memory left after weights and the profiling peak. The
+// errors carry vLLM's messages, so failure classification works the same on
+// the simulator.
 func (c Config) Check() (memory, error) {
 	var m memory
 	switch {
-	case c.MaxNumSeqs < 1 || c.MaxNumBatchedTokens < 1 || c.BlockSize < 1 || c.MaxModelLen < 1:
-		return m, fmt.Errorf("ValueError: max_num_seqs, max_num_batched_tokens, block_size and max_model_len must be positive")
+	case c.MaxNumSeqs < 1 || c.MaxNumBatchedTokens < 1 || c.BlockSize < 1 || c.MaxModelLen < 1 || c.TensorParallel < 1:
+		return m, fmt.Errorf("ValueError: max_num_seqs, max_num_batched_tokens, block_size, max_model_len and tensor_parallel_size must be positive")
 	case c.MaxNumBatchedTokens < c.MaxNumSeqs:
 		return m, fmt.Errorf("ValueError: max_num_batched_tokens (%d) must be greater than or equal to max_num_seqs (%d).", c.MaxNumBatchedTokens, c.MaxNumSeqs)
 	case !c.ChunkedPrefill && c.MaxNumBatchedTokens < c.MaxModelLen:
 		return m, fmt.Errorf("ValueError: max_num_batched_tokens (%d) is smaller than max_model_len (%d). This effectively limits the maximum sequence length to max_num_batched_tokens and makes vLLM reject longer sequences. Please increase max_num_batched_tokens or decrease max_model_len.", c.MaxNumBatchedTokens, c.MaxModelLen)
+	case c.MaxModelLen > c.Shape.MaxPosition && c.Shape.MaxPosition > 0:
+		return m, fmt.Errorf("ValueError: User-specified max_model_len (%d) is greater than the derived max_model_len (max_position_embeddings=%d in model's config.json).", c.MaxModelLen, c.Shape.MaxPosition)
 	case c.TensorParallel > c.GPUs:
 		return m, fmt.Errorf("ValueError: The number of required GPUs exceeds the total number of available GPUs in the placement group (tensor_parallel_size=%d, available=%d).", c.TensorParallel, c.GPUs)
-	case c.KVCacheDtype != "auto" && !strings.HasPrefix(c.KVCacheDtype, "fp8"):
-		return m, fmt.Errorf("argument --kv-cache-dtype: invalid choice: '%s'", c.KVCacheDtype)
+	case c.Shape.Heads%c.TensorParallel != 0:
+		return m, fmt.Errorf("ValueError: Total number of attention heads (%d) must be divisible by tensor parallel size (%d).", c.Shape.Heads, c.TensorParallel)
+	case c.BlockSize%16 != 0:
+		// FlashAttention, vLLM's CUDA attention backend, takes multiples of 16.
+		return m, fmt.Errorf("ValueError: No valid attention backend found for cuda with block_size=%d (FLASH_ATTN supports block sizes that are a multiple of 16).", c.BlockSize)
+	case c.kvElemBytes() == 0:
+		return m, fmt.Errorf("ValueError: Invalid kv_cache_dtype: '%s'.", c.KVCacheDtype)
+	case c.GPUMemoryUtil <= 0 || c.GPUMemoryUtil > 1:
+		return m, fmt.Errorf("ValueError: gpu_memory_utilization must be in (0, 1], got %g", c.GPUMemoryUtil)
 	}
-	per := c.GPUMemoryGiB * gib
-	if c.GPUMemoryUtil > 0.97 {
-		return m, fmt.Errorf("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of %.2f GiB", c.GPUMemoryGiB)
+	total := c.GPU.MemoryGiB * gib
+	m.budget = c.GPUMemoryUtil * total
+	if m.budget+cudaReserved > total {
+		return m, fmt.Errorf("ValueError: Free memory on device (%.2f/%.2f GiB) on startup is less than desired GPU memory utilization (%.2f, %.2f GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.", (total-cudaReserved)/gib, total/gib, c.GPUMemoryUtil, m.budget/gib)
 	}
-	m.budget = c.GPUMemoryUtil * per * float64(c.TensorParallel)
-	// Profiling peak: activations grow with the token budget of a step.
-	m.activations = float64(c.MaxNumBatchedTokens) * 0.25 * (1 << 20)
-	m.kv = m.budget - c.WeightsGiB*gib - m.activations
+	m.weights = c.weightBytes()
+	// Profiling peak: the hidden states and MLP activations of a full token
+	// budget, and fp32 logits for max_num_seqs samples.
+	h, inter := float64(c.Shape.Hidden), float64(c.Shape.Intermediate)/float64(c.TensorParallel)
+	m.activations = float64(c.MaxNumBatchedTokens)*(4*h+3*inter)*2 + float64(c.MaxNumSeqs*c.Shape.Vocab)*4/float64(c.TensorParallel)
+	m.kv = m.budget - m.weights - m.activations
 	if m.kv <= 0 {
 		return m, fmt.Errorf("ValueError: No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when initializing the engine. Available KV cache memory: %.2f GiB", m.kv/gib)
 	}
-	perToken := c.KVBytesPerToken
-	if strings.HasPrefix(c.KVCacheDtype, "fp8") {
-		perToken /= 2
-	}
-	m.kvTokens = int(m.kv / perToken)
-	m.blocks = m.kvTokens / c.BlockSize
-	if m.blocks*c.BlockSize < c.MaxModelLen {
+	perToken := c.kvBytesPerToken()
+	m.blocks = int(m.kv / (perToken * float64(c.BlockSize)))
+	m.kvTokens = m.blocks * c.BlockSize
+	if m.kvTokens < c.MaxModelLen {
 		need := float64(c.MaxModelLen) * perToken / gib
 		return m, fmt.Errorf("ValueError: To serve at least one request with the models's max seq len (%d), (%.2f GiB KV cache is needed, which is larger than the available KV cache memory (%.2f GiB). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing the engine.", c.MaxModelLen, need, m.kv/gib)
 	}
 	return m, nil
-}
-
-// stepTime is the simulated duration of one engine step.
-func (c Config) stepTime(prefill, decode, context int) time.Duration {
-	// Kernel efficiency by block size: tiny blocks cost more per token.
-	eff := map[int]float64{8: 1.12, 16: 1.0, 32: 0.98, 64: 0.97, 128: 0.97}[c.BlockSize]
-	if eff == 0 {
-		eff = 1
-	}
-	tp := 1 / (0.15 + 0.85*float64(c.TensorParallel)) * float64(c.TensorParallel)
-	us := 3000.0 + // launch overhead, paid every step
-		35*float64(decode) + // per decoded token
-		12*float64(prefill) + // per prefill token (compute bound, cheaper per token)
-		0.06*float64(context) // attention over the KV of the batch
-	us = us * eff / tp
-	return time.Duration(math.Max(us, 1) * float64(time.Microsecond))
 }

@@ -98,7 +98,8 @@ func (e *Engine) step() time.Duration {
 	c := e.cfg
 	budget := c.MaxNumBatchedTokens
 	e.plan = planned{}
-	decodeN, prefillN, context := 0, 0, 0
+	var w work
+	prefillN := 0
 
 	// Decode: one token per running request past its prefill.
 	for i := 0; i < len(e.running) && budget > 0; i++ {
@@ -122,8 +123,7 @@ func (e *Engine) step() time.Duration {
 			r.blocks += need
 		}
 		budget--
-		decodeN++
-		context += r.prompt + r.generated
+		w.add(r.prompt+r.generated, 1)
 		e.plan.decode = append(e.plan.decode, r)
 	}
 	// Admit new requests: a free slot and blocks for the whole prompt.
@@ -150,20 +150,20 @@ func (e *Engine) step() time.Duration {
 		n := left
 		if n > budget {
 			if !c.ChunkedPrefill {
-				continue // a whole prompt or nothing
+				break // a whole prompt or nothing, first come first served
 			}
 			n = budget
 		}
+		w.add(r.prefilled, n)
 		r.prefilled += n
 		budget -= n
 		prefillN += n
-		context += r.prefilled
 		if r.prefilled == r.prompt {
 			e.plan.firstOf = append(e.plan.firstOf, r)
 		}
 	}
 	e.promptTokens += prefillN
-	return c.stepTime(prefillN, decodeN, context)
+	return c.stepTime(w)
 }
 
 func (e *Engine) isRunning(r *request) bool { return slices.Contains(e.running, r) }

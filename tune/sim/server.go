@@ -28,7 +28,8 @@ func Start(ctx context.Context, cfg Config, log io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "INFO Simulated GPU memory: %.2f GiB budget, weights %.2f GiB, activations %.2f GiB\n", mem.budget/gib, cfg.WeightsGiB, mem.activations/gib)
+	fmt.Fprintf(log, "INFO Simulating vLLM %s: %s on %d× %s, max_num_seqs=%d, max_num_batched_tokens=%d, max_model_len=%d\n", vllmVersion, cfg.Shape.Name, cfg.TensorParallel, cfg.GPU.Name, cfg.MaxNumSeqs, cfg.MaxNumBatchedTokens, cfg.MaxModelLen)
+	fmt.Fprintf(log, "INFO Memory per GPU: %.2f GiB budget, weights %.2f GiB, activations %.2f GiB, KV cache %.2f GiB\n", mem.budget/gib, mem.weights/gib, mem.activations/gib, mem.kv/gib)
 	fmt.Fprintf(log, "INFO GPU KV cache size: %d tokens\n", mem.kvTokens)
 	fmt.Fprintf(log, "INFO Maximum concurrency for %d tokens per request: %.2fx\n", cfg.MaxModelLen, float64(mem.kvTokens)/float64(cfg.MaxModelLen))
 	select {
@@ -43,7 +44,7 @@ func Start(ctx context.Context, cfg Config, log io.Writer) (*Server, error) {
 	s := &Server{cfg: cfg, mem: mem, engine: newEngine(cfg, mem.blocks), ln: ln}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {})
-	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"version":"sim"}`) })
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, `{"version":"%s"}`, vllmVersion) })
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, false) })
