@@ -12,6 +12,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -119,23 +120,37 @@ func ParseArgs(args []string) (Config, error) {
 	if len(positional) > 0 {
 		c.Model = positional[0]
 	}
-	var shape, modelConfig string
+	var m machine
 	for _, o := range opts {
-		if err := c.set(o, &shape, &modelConfig); err != nil {
+		if err := c.set(o, &m); err != nil {
 			return c, err
 		}
 	}
 	switch {
-	case modelConfig != "":
-		if c.Shape, err = ReadModelConfig(modelConfig); err != nil {
+	case m.modelConfig != "":
+		if c.Shape, err = ReadModelConfig(m.modelConfig); err != nil {
 			return c, err
 		}
-	case shape != "":
-		c.Shape = LookupModel(shape)
+	case m.shape != "":
+		if c.Shape, err = ModelNamed(m.shape); err != nil {
+			return c, err
+		}
 	default:
 		c.Shape = LookupModel(c.Model)
 	}
+	// Applied after --sim-gpu, which would otherwise reset it when it comes
+	// later on the command line.
+	if m.memoryGiB > 0 {
+		c.GPU.MemoryGiB = m.memoryGiB
+	}
 	return c.resolve(), nil
+}
+
+// machine holds the --sim-* options that ParseArgs applies once all are
+// read, as they depend on one another rather than on their order.
+type machine struct {
+	shape, modelConfig string
+	memoryGiB          float64
 }
 
 // VLLMVersion is the vLLM release whose `vllm serve` options the simulator
@@ -144,7 +159,7 @@ func VLLMVersion() string { return vllmVersion }
 
 // set applies one option; options the simulator does not model are accepted
 // and ignored.
-func (c *Config) set(o option, shape, modelConfig *string) error {
+func (c *Config) set(o option, m *machine) error {
 	v := ""
 	if len(o.values) > 0 {
 		v = o.values[0]
@@ -172,6 +187,10 @@ func (c *Config) set(o option, shape, modelConfig *string) error {
 	case "--kv-cache-dtype":
 		c.KVCacheDtype = v
 	case "--performance-mode":
+		// vLLM's PerformanceMode literal, which argparse checks as choices.
+		if !slices.Contains([]string{"balanced", "interactivity", "throughput"}, v) {
+			return fmt.Errorf("argument --performance-mode: invalid choice: '%s' (choose from 'balanced', 'interactivity', 'throughput')", v)
+		}
 		c.PerformanceMode = v
 	case "--enable-chunked-prefill", "--no-disable-chunked-prefill":
 		c.ChunkedPrefill = true
@@ -186,11 +205,11 @@ func (c *Config) set(o option, shape, modelConfig *string) error {
 	case "--sim-gpus":
 		c.GPUs, err = parseInt(o.name, v)
 	case "--sim-gpu-memory-gib":
-		c.GPU.MemoryGiB, err = parseFloat(o.name, v)
+		m.memoryGiB, err = parseFloat(o.name, v)
 	case "--sim-model":
-		*shape = v
+		m.shape = v
 	case "--sim-model-config":
-		*modelConfig = v
+		m.modelConfig = v
 	case "--sim-weights-gib":
 		c.WeightsGiB, err = parseFloat(o.name, v)
 	case "--sim-speedup":

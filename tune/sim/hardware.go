@@ -71,6 +71,19 @@ var models = []Model{
 	{Name: "Llama-3.1-70B", Layers: 80, Hidden: 8192, Heads: 64, KVHeads: 8, Intermediate: 28672, Vocab: 128256, MaxPosition: 131072, Dtype: "bfloat16"},
 }
 
+// ModelNamed is the built-in shape called name (case-insensitively), for
+// --sim-model, where a typo should not silently serve another model.
+func ModelNamed(name string) (Model, error) {
+	var names []string
+	for _, m := range models {
+		if strings.EqualFold(m.Name, name) {
+			return m, nil
+		}
+		names = append(names, m.Name)
+	}
+	return Model{}, fmt.Errorf("unknown model shape %q for --sim-model (known: %s; or --sim-model-config config.json)", name, strings.Join(names, ", "))
+}
+
 // LookupModel picks a built-in shape by name: an exact name, or one that a
 // served model's name contains ("meta-llama/Llama-3.1-70B-Instruct" is
 // Llama-3.1-70B). Any other name gets Llama-3.1-8B, so every model name
@@ -149,15 +162,4 @@ func (m Model) Params() float64 {
 		head = 0
 	}
 	return float64(m.Layers)*m.layerParams() + emb + head
-}
-
-// matmulParams is the weights every token multiplies by: every layer and
-// the LM head (the embedding is a lookup).
-func (m Model) matmulParams() float64 {
-	return float64(m.Layers)*m.layerParams() + float64(m.Vocab*m.Hidden)
-}
-
-// kvBytesPerToken is the K and V of one token across all layers.
-func (m Model) kvBytesPerToken(elem float64) float64 {
-	return 2 * float64(m.Layers*m.KVHeads*m.headDim()) * elem
 }

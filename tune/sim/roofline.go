@@ -7,9 +7,10 @@ import (
 
 // The roofline's fitted constants: the share of peak HBM bandwidth and of
 // peak tensor throughput that vLLM's kernels reach, and the time every
-// step costs beyond its kernels (scheduling, sampling, launch gaps). They
-// are set so Llama-3.1-8B on one H100 lands within 25 % of published
-// measurements (README, "The simulator"; TestPublishedFigures).
+// step costs beyond its kernels (scheduling, sampling, launch gaps). No
+// datasheet gives them; they are set so Llama-3.1-8B lands within 25 % of
+// the published vLLM measurements the README lists ("The simulator"; so
+// far on an A100-40GB), which TestPublishedFigures holds them to.
 const (
 	memEfficiency     = 0.80
 	computeEfficiency = 0.60
@@ -21,6 +22,7 @@ const (
 // work is what one engine step computes, summed over its sequences.
 type work struct {
 	tokens  int     // new tokens: one per decode, a chunk per prefill
+	seqs    int     // sequences, each taking the LM head at its last token
 	context float64 // KV entries attention reads (old and new)
 	pairs   float64 // query-key pairs attention scores
 }
@@ -28,6 +30,7 @@ type work struct {
 // add counts a sequence that processes n new tokens after ctx cached ones.
 func (w *work) add(ctx, n int) {
 	w.tokens += n
+	w.seqs++
 	w.context += float64(ctx + n)
 	// Causal attention: the i-th new token sees ctx+i keys.
 	w.pairs += float64(n) * (float64(ctx) + float64(n+1)/2)
@@ -45,7 +48,13 @@ func (c Config) stepTime(w work) time.Duration {
 	tp := float64(c.TensorParallel)
 	m := c.Shape
 	bytes := c.weightBytes() + w.context*c.kvBytesPerToken()
-	flops := (2*m.matmulParams()*float64(w.tokens) + 4*float64(m.Layers*m.Heads*m.headDim())*w.pairs) / tp
+	// Two FLOPs per weight and token through the layers; the LM head only
+	// at each sequence's last position (vLLM computes logits there alone,
+	// a partial prefill's included and its token dropped); QK^T and PV
+	// each take 2·head_dim FLOPs per query-key pair and head.
+	layers := float64(m.Layers) * m.layerParams()
+	lmHead := float64(m.Vocab * m.Hidden)
+	flops := (2*layers*float64(w.tokens) + 2*lmHead*float64(w.seqs) + 4*float64(m.Layers*m.Heads*m.headDim())*w.pairs) / tp
 	memory := bytes / (c.GPU.BandwidthGBs * 1e9 * memEfficiency)
 	compute := flops / (c.GPU.TFLOPS * 1e12 * computeEfficiency)
 	s := math.Max(memory, compute) + stepOverhead.Seconds()

@@ -2,6 +2,9 @@ package sim
 
 import (
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,8 +80,50 @@ func TestTensorParallel(t *testing.T) {
 			t.Errorf("doubling TP: %v → %v, want faster but less than twice", steps[i-1], steps[i])
 		}
 	}
-	// The 70B model does not fit one H100; it does fit four.
+	// The 70B model's 141 GB of weights do not fit one H100 (the loop above
+	// started it on two, four and eight).
 	if _, err := mustConfig(t, "Llama-3.1-70B").Check(); err == nil {
 		t.Error("70B on one H100 started")
+	}
+}
+
+// TestModelShapes: the built-in shapes give their model cards' parameter
+// counts, and a Hugging Face config.json (--sim-model-config) gives the same
+// shape as the built-in one.
+func TestModelShapes(t *testing.T) {
+	t.Parallel()
+	for name, params := range map[string]float64{"Llama-3.1-8B": 8.03e9, "Qwen2.5-7B": 7.61e9, "Llama-3.1-70B": 70.6e9} {
+		m, err := ModelNamed(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Params(); math.Abs(got/params-1) > 0.01 {
+			t.Errorf("%s: %.3g parameters, model card %.3g", name, got, params)
+		}
+	}
+	// Llama-3.1-8B's config.json, as published (fields the simulator does
+	// not read left in, "dtype" as newer transformers write it).
+	path := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(path, []byte(`{"architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,
+		"max_position_embeddings": 131072, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
+		"rope_scaling": {"factor": 8.0, "rope_type": "llama3"}, "tie_word_embeddings": false, "dtype": "bfloat16", "vocab_size": 128256}`), 0o644)
+	c := mustConfig(t, "my-model", "--sim-model-config", path)
+	want := models[0]
+	want.Name = path
+	if c.Shape != want || c.MaxModelLen != 131072 {
+		t.Errorf("from config.json: %+v, max_model_len %d; want %+v", c.Shape, c.MaxModelLen, want)
+	}
+	if _, err := ParseArgs([]string{"--sim-model-config", filepath.Join(t.TempDir(), "none.json")}); err == nil {
+		t.Error("a missing config.json accepted")
+	}
+	os.WriteFile(path, []byte(`{"text_config": {"hidden_size": 4096}}`), 0o644)
+	if _, err := ParseArgs([]string{"--sim-model-config", path}); err == nil || !strings.Contains(err.Error(), "needs num_hidden_layers") {
+		t.Errorf("a config.json without the shape: %v", err)
+	}
+	// The GPU's memory can be set before or after the GPU itself.
+	for _, args := range [][]string{{"--sim-gpu-memory-gib", "60", "--sim-gpu", "H200"}, {"--sim-gpu", "H200", "--sim-gpu-memory-gib", "60"}} {
+		if c := mustConfig(t, args...); c.GPU.Name != "H200" || c.GPU.MemoryGiB != 60 {
+			t.Errorf("%v: %+v", args, c.GPU)
+		}
 	}
 }
