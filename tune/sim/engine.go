@@ -59,17 +59,8 @@ func (e *Engine) submit(r *request) {
 
 func blocksFor(tokens, blockSize int) int { return (tokens + blockSize - 1) / blockSize }
 
-// maxLag is how far the engine may fall behind its simulated clock and
-// still catch up (steps then follow each other without sleeping); beyond,
-// the machine is too slow for the speed-up and the clock is reset.
-const maxLag = 100 * time.Millisecond
-
-// run steps the engine until ctx ends. Steps are paced against an absolute
-// clock, not by sleeping each step's length: a timer that fires late (a
-// busy machine wakes a sleeper a millisecond or more late) is made up by the
-// next step, instead of slowing every step and the throughput with it.
+// run steps the engine until ctx ends.
 func (e *Engine) run(ctx context.Context) {
-	var due time.Time
 	for {
 		e.mu.Lock()
 		idle := len(e.waiting) == 0 && len(e.running) == 0
@@ -80,16 +71,10 @@ func (e *Engine) run(ctx context.Context) {
 				return
 			case <-e.wake:
 			}
-			due = time.Time{}
 			continue
 		}
 		d := e.step()
-		now := time.Now()
-		if due.IsZero() || now.Sub(due) > maxLag {
-			due = now
-		}
-		due = due.Add(time.Duration(float64(d) / e.cfg.Speedup))
-		t := time.NewTimer(time.Until(due))
+		t := time.NewTimer(time.Duration(float64(d) / e.cfg.Speedup))
 		select {
 		case <-ctx.Done():
 			t.Stop()
