@@ -106,6 +106,9 @@ func spec(cfg *config.Study, d specDefaults, n int, flags, env []trial.Flag, con
 			Prompt: tokenDist(b.PromptTokens, b.PromptStdev, b.PromptMin, b.PromptMax),
 			Output: tokenDist(b.OutputTokens, b.OutputStdev, b.OutputMin, b.OutputMax),
 			Seed:   uint64(n),
+			// Streams out of lock-step: the throughput does not depend on
+			// where the window's edges fall in a wave of identical requests.
+			Stagger: true,
 		},
 	}
 	if d.Dataset != nil {

@@ -28,6 +28,7 @@ type benchCmd struct {
 	OutputTokens int     `name:"output-tokens" help:"Tokens generated per request (ignore_eos)." default:"256"`
 	Chat         bool    `help:"Use /v1/chat/completions instead of /v1/completions."`
 	Seed         uint64  `help:"Seed of the synthetic prompts." default:"1"`
+	NoStagger    bool    `name:"no-stagger" help:"Start every stream with a whole request (GuideLLM's way) instead of cutting each stream's first to a share of its length, as trials do so the streams do not move in lock-step."`
 	JSON         bool    `help:"Print JSON: the counts and the metrics a trial records." name:"json"`
 }
 
@@ -77,6 +78,7 @@ func (c *benchCmd) options() (bench.Options, error) {
 		Concurrency: c.Rate, RequestRate: c.RequestRate, MaxRequests: c.MaxRequests,
 		Duration: seconds(c.MaxSeconds), Warmup: seconds(c.Warmup),
 		Prompt: bench.TokenDist{Mean: c.PromptTokens}, Output: bench.TokenDist{Mean: c.OutputTokens}, Seed: c.Seed,
+		Stagger: !c.NoStagger,
 	}, nil
 }
 

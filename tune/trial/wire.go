@@ -52,6 +52,7 @@ type wireBench struct {
 	Prompts      []string        `json:"prompts,omitempty"`
 	OutputTokens []int           `json:"output_tokens,omitempty"`
 	Seed         uint64          `json:"seed"`
+	Stagger      bool            `json:"stagger,omitempty"`
 }
 
 type wireExternal struct {
@@ -73,7 +74,7 @@ func EncodeSpec(s Spec) ([]byte, error) {
 			Chat: s.Bench.Chat, Concurrency: s.Bench.Concurrency, RequestRate: s.Bench.RequestRate,
 			Duration: s.Bench.Duration.Seconds(), MaxRequests: s.Bench.MaxRequests, Warmup: s.Bench.Warmup.Seconds(),
 			Prompt: s.Bench.Prompt, Output: s.Bench.Output, Prompts: s.Bench.Prompts, OutputTokens: s.Bench.OutputTokens,
-			Seed: s.Bench.Seed,
+			Seed: s.Bench.Seed, Stagger: s.Bench.Stagger,
 		},
 	}
 	var err error
@@ -105,7 +106,7 @@ func DecodeSpec(b []byte) (Spec, error) {
 			Chat: w.Bench.Chat, Concurrency: w.Bench.Concurrency, RequestRate: w.Bench.RequestRate,
 			Duration: seconds(w.Bench.Duration), MaxRequests: w.Bench.MaxRequests, Warmup: seconds(w.Bench.Warmup),
 			Prompt: w.Bench.Prompt, Output: w.Bench.Output, Prompts: w.Bench.Prompts, OutputTokens: w.Bench.OutputTokens,
-			Seed: w.Bench.Seed,
+			Seed: w.Bench.Seed, Stagger: w.Bench.Stagger,
 		},
 	}
 	var err error

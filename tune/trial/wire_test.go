@@ -32,7 +32,7 @@ func TestSpecRoundTrip(t *testing.T) {
 		Bench: bench.Options{
 			Chat: true, Concurrency: 8, RequestRate: 2.5, Duration: 30 * time.Second, MaxRequests: 100, Warmup: time.Second,
 			Prompt: bench.TokenDist{Mean: 256, Stdev: 10, Min: 1, Max: 512}, Output: bench.TokenDist{Mean: 128},
-			Prompts: []string{"a", "b"}, OutputTokens: []int{3, 0}, Seed: 7,
+			Prompts: []string{"a", "b"}, OutputTokens: []int{3, 0}, Seed: 7, Stagger: true,
 		},
 		External: &External{Tool: "guidellm", Executable: "/opt/guidellm", Processor: "/tok", Samples: 5, Dataset: "d.jsonl", LoggingLevel: "INFO"},
 	}
