@@ -227,9 +227,11 @@ func confirmation(trials []study.Trial, base *study.Trial, o Options) *Confirmat
 	return out
 }
 
-// verdict on the confirmed trials against the baseline: better when one
-// is surely better in an objective (for one objective: the best), worse
-// when none is and one is surely worse, else indistinguishable.
+// verdict on the confirmed trials against the baseline. One objective:
+// the best's, better or worse when its interval excludes no change, else
+// indistinguishable. Several: better when a trial is surely better in one
+// objective and surely worse in none, worse when every sure change is for
+// the worse, else indistinguishable.
 func verdict(ts []Confirmed, objs []Objective, haveBase bool) string {
 	if !haveBase {
 		return "no_baseline"
@@ -239,17 +241,30 @@ func verdict(ts []Confirmed, objs []Objective, haveBase bool) string {
 	}
 	out := "indistinguishable"
 	for _, t := range ts {
-		for i, ch := range t.VsBaseline {
-			if !ch.Sure() {
-				continue
-			}
-			if (ch.Percent > 0) == objs[i].Maximize {
-				return "better"
-			}
+		switch better, worse := sureChanges(t, objs); {
+		case better && !worse:
+			return "better"
+		case worse:
 			out = "worse"
 		}
 	}
 	return out
+}
+
+// sureChanges: whether t is surely better than the baseline in some
+// objective, and whether surely worse in some.
+func sureChanges(t Confirmed, objs []Objective) (better, worse bool) {
+	for i, ch := range t.VsBaseline {
+		if !ch.Sure() {
+			continue
+		}
+		if (ch.Percent > 0) == objs[i].Maximize {
+			better = true
+		} else {
+			worse = true
+		}
+	}
+	return better, worse
 }
 
 // tieMargin: confirmed means within 1 % are treated as equal (vLLM's own
@@ -316,9 +331,16 @@ func (c *Confirmation) text(w io.Writer, m *Model) {
 	}
 	best := c.Trials[0]
 	switch {
-	case len(m.Objectives) > 1 && c.Verdict != "worse" && c.Verdict != "indistinguishable":
+	case len(m.Objectives) > 1 && c.Verdict == "no_baseline":
 		for _, t := range c.Trials {
 			fmt.Fprintf(w, "  trial %d: %s\n", t.Number, t.Command)
+		}
+	case len(m.Objectives) > 1 && c.Verdict == "better":
+		fmt.Fprintln(w, "Better than vLLM's defaults in an objective and worse in none:")
+		for _, t := range c.Trials {
+			if better, worse := sureChanges(t, m.Objectives); better && !worse {
+				fmt.Fprintf(w, "  trial %d (changes %s): %s\n", t.Number, flagsText(t.Changed), t.Command)
+			}
 		}
 	case len(m.Objectives) > 1 && c.Verdict == "worse":
 		fmt.Fprintln(w, "No confirmed trial beat vLLM's defaults in any objective: keep the defaults.")

@@ -198,7 +198,9 @@ func TestConfirmationMultiObjective(t *testing.T) {
 	var text bytes.Buffer
 	m.Text(&text)
 	if !strings.Contains(text.String(), "trial 2: output_tokens_per_second 110.5, 10.5 % higher than the baseline (95 % CI") ||
-		!strings.Contains(text.String(), "request_latency 0.805, 19.5 % lower than the baseline (95 % CI") || c.Verdict != "better" {
+		!strings.Contains(text.String(), "request_latency 0.805, 19.5 % lower than the baseline (95 % CI") || c.Verdict != "better" ||
+		!strings.Contains(text.String(), "Better than vLLM's defaults in an objective and worse in none:\n  trial 2 (changes 2 flags): ") ||
+		strings.Contains(text.String(), "trial 1 (changes") { // faster but slower to answer: a trade, not a win
 		t.Errorf("verdict %s, text:\n%s", c.Verdict, text.String())
 	}
 
