@@ -20,12 +20,15 @@ type Confirmation struct {
 	// Trials, best confirmed mean first (for several objectives, the
 	// confirmed Pareto set first).
 	Trials []Confirmed `json:"trials"`
+	// Unmeasured: trials whose every confirmation run failed.
+	Unmeasured []Confirmed `json:"unmeasured,omitempty"`
 	// Recommended is the trial to use (one objective); nil when the
 	// defaults are as good, or for several objectives.
 	Recommended *int `json:"recommended"`
 	// Verdict against vLLM's defaults: better (the best confirmed trial,
 	// or for several objectives any, is surely better in an objective),
-	// worse, indistinguishable, or no_baseline.
+	// worse, indistinguishable, no_baseline, or unmeasured (every
+	// confirmation run failed).
 	Verdict string `json:"verdict"`
 	// Why the recommendation is not simply the best mean, if it is not.
 	Note string `json:"note,omitempty"`
@@ -174,12 +177,20 @@ func confirmation(trials []study.Trial, base *study.Trial, o Options) *Confirmat
 		if t.Kind() != study.Search {
 			continue
 		}
-		if c, ok := confirmed(t, o); ok && c.Runs > 0 {
+		c, ok := confirmed(t, o)
+		switch {
+		case ok && c.Runs > 0:
 			out.Trials = append(out.Trials, c)
+		case ok:
+			out.Unmeasured = append(out.Unmeasured, c)
 		}
 	}
-	if len(out.Trials) == 0 {
+	if len(out.Trials) == 0 && len(out.Unmeasured) == 0 {
 		return nil
+	}
+	if len(out.Trials) == 0 {
+		out.Verdict = "unmeasured"
+		return out
 	}
 	if base != nil {
 		if c, ok := confirmed(*base, o); ok && c.Runs > 0 {
@@ -302,13 +313,14 @@ func (c *Confirmation) recommend(obj Objective) {
 
 // text writes the confirmation for people.
 func (c *Confirmation) text(w io.Writer, m *Model) {
+	all := append(append([]Confirmed{}, c.Trials...), c.Unmeasured...)
 	runsEach := 0
-	for _, t := range c.Trials {
+	for _, t := range all {
 		runsEach = max(runsEach, t.Runs+len(t.Errors))
 	}
-	who := fmt.Sprintf("%d trials", len(c.Trials))
-	if len(c.Trials) == 1 {
-		who = fmt.Sprintf("trial %d", c.Trials[0].Number)
+	who := fmt.Sprintf("%d trials", len(all))
+	if len(all) == 1 {
+		who = fmt.Sprintf("trial %d", all[0].Number)
 	}
 	if c.Baseline != nil {
 		who += " and the baseline"
@@ -328,6 +340,13 @@ func (c *Confirmation) text(w io.Writer, m *Model) {
 			}
 		}
 		fmt.Fprintf(w, "  trial %d: %s%s\n", t.Number, strings.Join(parts, "; "), runErrors(t))
+	}
+	for _, t := range c.Unmeasured {
+		fmt.Fprintf(w, "  trial %d: every confirmation run failed (%s)\n", t.Number, t.Errors[0])
+	}
+	if len(c.Trials) == 0 {
+		fmt.Fprintln(w, "No confirmed figure: every confirmation run failed; see the logs under confirm_<round>.")
+		return
 	}
 	best := c.Trials[0]
 	switch {

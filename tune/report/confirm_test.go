@@ -120,6 +120,16 @@ func TestConfirmation(t *testing.T) {
 			text: []string{"50.0 % higher than the baseline, from one paired run: no interval"},
 		},
 		{
+			name: "every run of a trial failed: said, not ranked",
+			trials: []study.Trial{
+				confirmedRuns(base(0, 100), tp, 100, 110, 90),
+				confirmedRuns(search(1, 130), tp, 120, 133, 108),
+				confirmedRuns(search(2, 140), tp, nan, nan, nan),
+			},
+			recommended: 1, verdict: "better",
+			text: []string{"Confirmed: 2 trials and the baseline started again, 3 runs each", "trial 2: every confirmation run failed (run 1: server_crash"},
+		},
+		{
 			name: "no baseline runs: ranked, not compared",
 			trials: []study.Trial{
 				base(0, 100),
