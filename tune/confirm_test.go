@@ -42,12 +42,7 @@ func (b *roundsBackend) Run(ctx context.Context, s trial.Spec) (*trial.Result, e
 		}
 	}
 	b.mu.Unlock()
-	seqs := int64(20)
-	for _, fl := range s.Flags {
-		if fl.Name == "max_num_seqs" {
-			seqs = fl.Value.(int64)
-		}
-	}
+	seqs := maxNumSeqs(s.Flags, 20)
 	if seqs > 48 {
 		return &trial.Result{Failure: &trial.Failure{Class: trial.OOM, Message: "CUDA out of memory"}}, nil
 	}

@@ -18,17 +18,23 @@ type fakeBackend struct{ runs atomic.Int32 }
 
 func (f *fakeBackend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) {
 	f.runs.Add(1)
-	seqs := int64(0)
-	for _, fl := range s.Flags {
-		if fl.Name == "max_num_seqs" {
-			seqs = fl.Value.(int64)
-		}
-	}
+	seqs := maxNumSeqs(s.Flags, 0)
 	if seqs > 48 {
 		return &trial.Result{Failure: &trial.Failure{Class: trial.OOM, Message: "CUDA out of memory"}}, nil
 	}
 	return &trial.Result{Metrics: map[string]float64{"output_tokens_per_second_mean": float64(seqs), "request_latency": 1}}, nil
 }
+
+// maxNumSeqs is the max_num_seqs flag's value, else def.
+func maxNumSeqs(flags []trial.Flag, def int64) int64 {
+	for _, fl := range flags {
+		if fl.Name == "max_num_seqs" {
+			return fl.Value.(int64)
+		}
+	}
+	return def
+}
+
 func (f *fakeBackend) Slots(context.Context) (int, error) { return 2, nil }
 func (f *fakeBackend) Close(context.Context) error        { return nil }
 

@@ -227,15 +227,3 @@ func TestConfirmationMultiObjective(t *testing.T) {
 		t.Errorf("verdict %s, text:\n%s", m.Confirmation.Verdict, text.String())
 	}
 }
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
