@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
@@ -147,4 +148,36 @@ func saveConfig(dir string, text []byte) error {
 	}
 	masked := password.ReplaceAll(text, []byte("${1}***@"))
 	return os.WriteFile(filepath.Join(dir, "study_config.yaml"), masked, 0o644)
+}
+
+// ReadTrials reads a study of a config's storage without changing it (a
+// study may be running meanwhile): name, else the config's, else the newest
+// of its prefix.
+func ReadTrials(ctx context.Context, cfg *config.Study, name string) (string, []study.Trial, error) {
+	where, _ := Where(cfg)
+	if !strings.Contains(where, "://") {
+		// Opening would create an empty database: say what is missing.
+		if _, err := os.Stat(where); err != nil {
+			return "", nil, fmt.Errorf("%w: no study storage at %s", study.ErrStudyNotFound, where)
+		}
+	}
+	st, err := study.Open(ctx, where)
+	if err != nil {
+		return "", nil, err
+	}
+	defer st.Close()
+	if name == "" {
+		name = cfg.Name
+	}
+	if name == "" {
+		if name, err = study.Newest(ctx, st, cfg.NamePrefix); err != nil {
+			return "", nil, err
+		}
+	}
+	info, err := st.LoadStudy(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	trials, err := st.Trials(ctx, info.ID)
+	return name, trials, err
 }

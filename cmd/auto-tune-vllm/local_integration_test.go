@@ -95,6 +95,7 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 		t.Error(err)
 	}
 	confirmedAnswer(t, dir, out, trials)
+	bestAnswer(t, s, dir, model)
 	raytest.NoLeftovers(t, model)
 
 	// SIGINT mid-trial: nothing left running, the study resumable.
@@ -174,6 +175,38 @@ func confirmedAnswer(t *testing.T, dir, out string, trials []study.Trial) {
 		_, has := tr.UserAttrs[study.AttrConfirmPrefix+"2"]
 		if has != confirmed[tr.Number] {
 			t.Errorf("optuna reads trial %d with confirm_run_2 = %v", tr.Number, tr.UserAttrs[study.AttrConfirmPrefix+"2"])
+		}
+	}
+}
+
+// bestAnswer reads the e2e study's answer back with `best`, in each format.
+func bestAnswer(t *testing.T, s *sandbox, dir, model string) {
+	t.Helper()
+	for _, format := range []string{"cmd", "yaml", "json"} {
+		code, out, stderr := s.runIn(t, dir, "best", "--study", "e2e", "--format", format)
+		if code != 0 || !strings.HasPrefix(out, "# e2e: ") && format != "json" {
+			t.Errorf("best --format %s: exit %d\n%s\n%s", format, code, out, stderr)
+			continue
+		}
+		switch format {
+		case "cmd":
+			if !strings.Contains(out, "simulate "+model) {
+				t.Errorf("best: %s", out)
+			}
+		case "yaml":
+			if !strings.Contains(out, "max_num_seqs: ") && !strings.Contains(out, "{}") {
+				t.Errorf("best --format yaml: %s", out)
+			}
+		case "json":
+			var got struct {
+				Answers []struct {
+					Trial   int    `json:"trial"`
+					Command string `json:"command"`
+				} `json:"answers"`
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Answers) == 0 || !strings.Contains(got.Answers[0].Command, "simulate "+model) {
+				t.Errorf("best --format json: %v\n%s", err, out)
+			}
 		}
 	}
 }

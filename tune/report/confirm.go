@@ -262,6 +262,13 @@ func verdict(ts []Confirmed, objs []Objective, haveBase bool) string {
 	return out
 }
 
+// Wins reports whether t is surely better than the baseline in an
+// objective and surely worse in none.
+func (t Confirmed) Wins(objs []Objective) bool {
+	better, worse := sureChanges(t, objs)
+	return better && !worse
+}
+
 // sureChanges: whether t is surely better than the baseline in some
 // objective, and whether surely worse in some.
 func sureChanges(t Confirmed, objs []Objective) (better, worse bool) {
@@ -357,7 +364,7 @@ func (c *Confirmation) text(w io.Writer, m *Model) {
 	case len(m.Objectives) > 1 && c.Verdict == "better":
 		fmt.Fprintln(w, "Better than vLLM's defaults in an objective and worse in none:")
 		for _, t := range c.Trials {
-			if better, worse := sureChanges(t, m.Objectives); better && !worse {
+			if t.Wins(m.Objectives) {
 				fmt.Fprintf(w, "  trial %d (changes %s): %s\n", t.Number, flagsText(t.Changed), t.Command)
 			}
 		}

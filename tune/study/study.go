@@ -127,14 +127,10 @@ func Create(ctx context.Context, st Storage, o Options) (*Study, error) {
 func Resume(ctx context.Context, st Storage, o Options) (*Study, int, error) {
 	name := o.Name
 	if name == "" {
-		names, err := prefixed(ctx, st, o.Prefix)
-		if err != nil {
+		var err error
+		if name, err = Newest(ctx, st, o.Prefix); err != nil {
 			return nil, 0, err
 		}
-		if len(names) == 0 {
-			return nil, 0, fmt.Errorf("%w: no study named %s_<n> yet; run optimize first", ErrStudyNotFound, o.Prefix)
-		}
-		name = names[len(names)-1]
 	}
 	info, err := st.LoadStudy(ctx, name)
 	if err != nil {
@@ -160,6 +156,19 @@ func sameDirections(a, b []Direction) bool {
 		}
 	}
 	return true
+}
+
+// Newest is the name of the study a config's prefix last made
+// (<prefix>_<n> with the highest n).
+func Newest(ctx context.Context, st Storage, prefix string) (string, error) {
+	names, err := prefixed(ctx, st, prefix)
+	if err != nil {
+		return "", err
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("%w: no study named %s_<n> yet; run optimize first", ErrStudyNotFound, prefix)
+	}
+	return names[len(names)-1], nil
 }
 
 func prefixed(ctx context.Context, st Storage, prefix string) ([]string, error) {
