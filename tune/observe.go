@@ -2,6 +2,7 @@ package tune
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
@@ -22,8 +23,15 @@ func (r *runner) observe(ctx context.Context, a *study.Asked) trial.Observer {
 				}
 			}
 		}
-		if r.o.Observer != nil {
-			return r.o.Observer(a.Number, e)
+		if r.o.Observer != nil && r.o.Observer(a.Number, e) {
+			return true
+		}
+		if r.pruner != nil && a.Kind == study.Search {
+			if stop, why := r.pruner.verdict(ctx, a.Number, e); stop {
+				r.pruner.first(func(msg string) { r.log.Info(msg) })
+				r.log.Info(fmt.Sprintf("Pruning trial %d: %s", a.Number, why))
+				return true
+			}
 		}
 		return false
 	}

@@ -63,6 +63,7 @@ type runner struct {
 	o        RunOptions
 	log      *slog.Logger
 	defaults specDefaults // what every trial spec shares
+	pruner   *pruner      // nil: trials run to the end
 
 	mu          sync.Mutex
 	consecutive int // failed trials in a row
@@ -92,6 +93,7 @@ func newRunner(ctx context.Context, o RunOptions) (*runner, error) {
 		o.Concurrency = slots
 	}
 	r := &runner{o: o, log: o.Logger, defaults: specDefaults{LogDir: filepath.Join(o.LogDir, o.Study.Name()), BaseEnv: o.BaseEnv}}
+	r.pruner = newPruner(o.Config, o.Study.Trials)
 	b := o.Config.Benchmark
 	if b.Dataset != "" && b.Type == "builtin" {
 		d, err := bench.LoadDataset(b.Dataset)

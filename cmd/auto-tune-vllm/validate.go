@@ -83,13 +83,23 @@ func printStudy(out interface{ Write([]byte) (int, error) }, s *config.Study) {
 	}
 	row("Sampler", sampler)
 	row("Trials", fmt.Sprintf("%d, up to %d at a time", s.NTrials, s.MaxConcurrent))
+	row("Pruning", pruningText(s))
+	confirm := "off"
+	if c := s.Confirm; c.On() {
+		confirm = fmt.Sprintf("after the search, the best %d trials and the baseline started again, %d runs each", c.Top, c.Runs)
+	}
+	row("Confirmation", confirm)
 	if s.Server != nil {
 		row("Server", fmt.Sprintf("%s on %s, ready at %s within %s", strings.Join(s.Server.Command, " "), s.Server.Host, s.Server.ReadinessPath, s.Server.StartupTimeout))
 	} else {
 		row("Server", "none (the benchmark command is the whole trial)")
 	}
 	b := s.Benchmark
-	row("Benchmark", fmt.Sprintf("%s, model %s, rate %d, %ds, %d→%d tokens", b.Type, b.Model, b.Rate, b.MaxSeconds, b.PromptTokens, b.OutputTokens))
+	repeats := ""
+	if b.Repeats > 1 {
+		repeats = fmt.Sprintf(", %d runs per trial", b.Repeats)
+	}
+	row("Benchmark", fmt.Sprintf("%s, model %s, rate %d, %ds, %d→%d tokens%s", b.Type, b.Model, b.Rate, b.MaxSeconds, b.PromptTokens, b.OutputTokens, repeats))
 	if s.Baseline != nil {
 		row("Baseline", fmt.Sprintf("trial 0 at concurrency %v", s.Baseline.ConcurrencyLevels))
 	} else {
@@ -169,3 +179,14 @@ func resolvedJSON(s *config.Study) any {
 type rawJSON string
 
 func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+func pruningText(s *config.Study) string {
+	switch p := s.Pruner; {
+	case !p.Median:
+		return "off"
+	case s.MultiObjective():
+		return "off (pruning needs a single objective)"
+	default:
+		return fmt.Sprintf("median: a trial worse than the median of at least %d completed trials at the same second of measurement, after %d s, is stopped", p.Startup, p.Warmup)
+	}
+}

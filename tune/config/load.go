@@ -24,6 +24,15 @@ const (
 	DefaultStartupTimeout = 300 * time.Second
 )
 
+// The median pruner is on by default from this many trials (a short study
+// has too few to compare with), with Optuna's MedianPruner defaults for the
+// startup trials and 2 s of warm-up.
+const (
+	DefaultPrunerFrom    = 10
+	DefaultPrunerStartup = 5
+	DefaultPrunerWarmup  = 2
+)
+
 // DefaultConfirm re-measures the best 3 trials and the baseline 3 times
 // each: the fewest runs that give a paired confidence interval with some
 // power, at 12 server starts.
@@ -160,6 +169,8 @@ func (d *dec) study(n *yaml.Node, field string, s *Study) {
 func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 	s.Sampler, s.NTrials, s.NStartupTrials, s.MaxConcurrent = "tpe", DefaultNTrials, DefaultStartupTrials, 1
 	s.Confirm = DefaultConfirm
+	s.Pruner = Pruner{Startup: DefaultPrunerStartup, Warmup: DefaultPrunerWarmup}
+	prunerSet := false
 	var approach string
 	var approachNode, presetNode, objectiveNode, objectivesNode, concNode *yaml.Node
 	var objectives []Objective
@@ -212,6 +223,7 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 			s.MaxConcurrent, _ = d.integer(v, f, 1)
 		},
 		"confirm": func(_, v *yaml.Node, f string) { d.confirm(v, f, s) },
+		"pruner":  func(_, v *yaml.Node, f string) { prunerSet = true; d.pruner(v, f, s) },
 		"max_concurrent_trials": func(k, v *yaml.Node, f string) {
 			if concNode != nil {
 				d.fail(k, f, "max_concurrent and max_concurrent_trials mean the same; give one")
@@ -249,6 +261,9 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 		s.Objectives = []Objective{{metric.OutputThroughput, "maximize", "mean"}}
 	}
 	_ = presetNode
+	if !prunerSet {
+		s.Pruner.Median = s.NTrials >= DefaultPrunerFrom
+	}
 	if s.Sampler == "nsga2" && len(s.Objectives) == 1 {
 		d.fail(n, join(field, "sampler"), "nsga2 is a multi-objective sampler; use tpe for a single objective")
 	}
@@ -277,6 +292,26 @@ func (d *dec) confirm(v *yaml.Node, f string, s *Study) {
 				s.Confirm.Runs = n
 			}
 		},
+	})
+}
+
+// pruner reads optimization.pruner: median | none, or {type: median,
+// n_startup_trials, n_warmup_steps}.
+func (d *dec) pruner(v *yaml.Node, f string, s *Study) {
+	s.Pruner.Explicit = true
+	if v.Kind == yaml.ScalarNode {
+		kind, ok := d.oneOf(v, f, "median", "none")
+		s.Pruner.Median = ok && kind == "median"
+		return
+	}
+	s.Pruner.Median = true
+	d.mapping(v, f, map[string]handler{
+		"type": func(_, v *yaml.Node, f string) {
+			kind, ok := d.oneOf(v, f, "median", "none")
+			s.Pruner.Median = ok && kind == "median"
+		},
+		"n_startup_trials": func(_, v *yaml.Node, f string) { s.Pruner.Startup, _ = d.integer(v, f, 1) },
+		"n_warmup_steps":   func(_, v *yaml.Node, f string) { s.Pruner.Warmup, _ = d.integer(v, f, 0) },
 	})
 }
 

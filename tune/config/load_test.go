@@ -124,6 +124,19 @@ func TestParseDefaults(t *testing.T) {
 	if s.Confirm != (Confirm{Top: 3, Runs: 3}) || !s.Confirm.On() || s.Benchmark.Repeats != 1 {
 		t.Errorf("confirm %+v, repeats %d", s.Confirm, s.Benchmark.Repeats)
 	}
+	if !s.Pruner.Median || s.Pruner.Startup != 5 || s.Pruner.Warmup != 2 { // 100 trials
+		t.Errorf("pruner defaults %+v", s.Pruner)
+	}
+	for src, want := range map[string]Pruner{
+		"optimization: {n_trials: 9}\nbenchmark: {}\n":                                      {Startup: 5, Warmup: 2},
+		"optimization: {n_trials: 9, pruner: median}\nbenchmark: {}\n":                      {Median: true, Startup: 5, Warmup: 2, Explicit: true},
+		"optimization: {pruner: none}\nbenchmark: {}\n":                                     {Startup: 5, Warmup: 2, Explicit: true},
+		"optimization: {pruner: {n_startup_trials: 3, n_warmup_steps: 0}}\nbenchmark: {}\n": {Median: true, Startup: 3, Explicit: true},
+	} {
+		if s, err := parse(t, src, nil); err != nil || s.Pruner != want {
+			t.Errorf("%q: pruner %+v, %v; want %+v", src, s.Pruner, err, want)
+		}
+	}
 	for src, want := range map[string]Confirm{
 		"optimization: {confirm: false}\nbenchmark: {}\n":             {},
 		"optimization: {confirm: true}\nbenchmark: {}\n":              DefaultConfirm,
@@ -204,6 +217,7 @@ func TestParseErrors(t *testing.T) {
 		{"chat for guidellm", minimal + "  endpoint: chat\n  benchmark_type: guidellm\n", []string{"benchmark.endpoint: chat is supported by the built-in load generator only"}},
 		{"one confirmation run", "optimization: {confirm: {runs: 1}}\nbenchmark: {}\n", []string{"study.yaml:1:32: optimization.confirm.runs: must be at least 2: a confidence interval needs two paired runs (to turn confirmation off, write confirm: false)"}},
 		{"confirm typo", "optimization: {confirm: {tops: 2}}\nbenchmark: {}\n", []string{`optimization.confirm.tops: unknown key (did you mean "top"?)`}},
+		{"bad pruner", "optimization: {pruner: hyperband}\nbenchmark: {}\n", []string{`optimization.pruner: "hyperband" is not allowed; allowed: median, none`}},
 		{"no repeats", minimal + "  repeats: 0\n", []string{"benchmark.repeats: must be at least 1, got 0"}},
 		{"both concurrency keys", "optimization: {max_concurrent: 1, max_concurrent_trials: 2}\nbenchmark: {}\n", []string{"mean the same"}},
 	}

@@ -37,6 +37,8 @@ type Study struct {
 	// Confirm re-measures the best trials and the baseline after the search
 	// (optimization.confirm); zero Top: off.
 	Confirm Confirm
+	// Pruner stops losing trials' benchmarks early (optimization.pruner).
+	Pruner Pruner
 
 	Benchmark Benchmark
 	Server    *Server // nil: `server: none`, the benchmark command is the whole trial
@@ -139,6 +141,20 @@ type Benchmark struct {
 type Confirm struct {
 	Top  int `json:"top"`
 	Runs int `json:"runs"`
+}
+
+// Pruner is the median pruner's settings (Optuna's MedianPruner): a trial's
+// benchmark is stopped at a step (a second of measurement) once its value,
+// with its own 95 % interval, is worse than the median of the completed
+// trials at that step. Off when Median is false.
+type Pruner struct {
+	Median bool `json:"median"`
+	// Startup: completed trials needed at a step before any is pruned.
+	Startup int `json:"n_startup_trials"`
+	// Warmup: steps (seconds) of a trial's measurement never pruned.
+	Warmup int `json:"n_warmup_steps"`
+	// Explicit: the config asked for it (else the default for long studies).
+	Explicit bool `json:"-"`
 }
 
 // On reports whether the study confirms its best trials.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
@@ -77,6 +78,9 @@ type Study struct {
 	sampler sampler.Sampler
 	space   space.Space
 
+	// mu guards cache, upTo and hist: the study loop, running trials'
+	// pruner and concurrent confirmation runs read and renew them at once.
+	mu sync.Mutex
 	// Finished trials never change, so they are read once: every trial with
 	// an ID ≤ upTo is finished and held in cache, by number.
 	cache []Trial
@@ -238,6 +242,12 @@ func (s *Study) Directions() []Direction { return s.info.Directions }
 
 // Trials returns every stored trial, by number.
 func (s *Study) Trials(ctx context.Context) ([]Trial, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trials(ctx)
+}
+
+func (s *Study) trials(ctx context.Context) ([]Trial, error) {
 	fresh, err := s.st.TrialsAfter(ctx, s.info.ID, s.upTo)
 	if err != nil {
 		return nil, err
@@ -265,6 +275,8 @@ func (s *Study) SetUserAttr(ctx context.Context, t *Trial, key string, v any) er
 		return err
 	}
 	// The cached copy is renewed, not changed: callers may hold the old one.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for i := range s.cache {
 		if s.cache[i].ID == t.ID {
 			attrs := make(map[string]any, len(s.cache[i].UserAttrs)+1)
@@ -337,11 +349,15 @@ func (s *Study) Ask(ctx context.Context) (*Asked, error) {
 	if err != nil {
 		return nil, err
 	}
-	trials, err := s.Trials(ctx)
+	s.mu.Lock()
+	trials, err := s.trials(ctx)
 	if err != nil {
+		s.mu.Unlock()
 		return nil, err
 	}
-	params, err := s.sampler.Sample(s.history(trials[len(s.cache):]), s.space, number)
+	h := s.history(trials[len(s.cache):])
+	s.mu.Unlock()
+	params, err := s.sampler.Sample(h, s.space, number)
 	if err != nil {
 		// Nothing was sampled: this trial never ran.
 		s.st.SetTrialAttr(ctx, id, false, AttrErrorType, "sampler")

@@ -1,0 +1,110 @@
+package tune
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
+)
+
+func TestPrunerVerdict(t *testing.T) {
+	t.Parallel()
+	done := func(n int, at3 float64) study.Trial {
+		return study.Trial{Number: n, State: study.Complete, Intermediate: map[int]float64{3: at3}, UserAttrs: map[string]any{}}
+	}
+	five := []study.Trial{done(1, 100), done(2, 110), done(3, 120), done(4, 130), done(5, 140)} // median 120
+	tput := config.Objective{Metric: "output_tokens_per_second", Direction: "maximize", Percentile: "mean"}
+	lat := config.Objective{Metric: "request_latency", Direction: "minimize", Percentile: "median"}
+	tests := []struct {
+		name   string
+		obj    config.Objective
+		trials []study.Trial
+		e      trial.Event
+		stop   bool
+	}{
+		{"below the median, interval too", tput, five, ev(3, "output_tokens_per_second_mean", 90, "output_tokens_per_second_ci95_high", 110), true},
+		{"below, but its interval reaches the median: noise", tput, five, ev(3, "output_tokens_per_second_mean", 90, "output_tokens_per_second_ci95_high", 125), false},
+		{"above the median", tput, five, ev(3, "output_tokens_per_second_mean", 130, "output_tokens_per_second_ci95_high", 140), false},
+		{"within the warm-up", tput, five, ev(2, "output_tokens_per_second_mean", 10), false},
+		{"too few trials at that step", tput, five[:4], ev(3, "output_tokens_per_second_mean", 10, "output_tokens_per_second_ci95_high", 11), false},
+		{"no one else at that step", tput, five, ev(4, "output_tokens_per_second_mean", 10), false},
+		{"minimised: above the median", lat, five, ev(3, "request_latency", 125), true},
+		{"minimised: below", lat, five, ev(3, "request_latency", 115), false},
+	}
+	for _, tt := range tests {
+		cfg := &config.Study{Objectives: []config.Objective{tt.obj}, Pruner: config.Pruner{Median: true, Startup: 5, Warmup: 2}}
+		p := newPruner(cfg, func(context.Context) ([]study.Trial, error) { return tt.trials, nil })
+		stop, why := p.verdict(context.Background(), 9, tt.e)
+		if stop != tt.stop {
+			t.Errorf("%s: stop %v (%s), want %v", tt.name, stop, why, tt.stop)
+		}
+		if stop && !strings.Contains(why, "worse than the median of 5 completed trials at that point (120)") {
+			t.Errorf("%s: why %q", tt.name, why)
+		}
+	}
+	multi := &config.Study{Objectives: []config.Objective{tput, lat}, Pruner: config.Pruner{Median: true}}
+	if newPruner(multi, nil) != nil {
+		t.Error("a pruner for several objectives")
+	}
+}
+
+// ev is an intermediate event at step with metrics given as key, value, …
+func ev(step int, kv ...any) trial.Event {
+	m := map[string]float64{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i].(string)] = float64(kv[i+1].(int))
+	}
+	return trial.Event{Phase: trial.Benchmarking, Step: step, Metrics: m}
+}
+
+// curveBackend reports throughput = max_num_seqs every second for 6 s,
+// stopping when told; completed trials keep their curves.
+type curveBackend struct{ fakeBackend }
+
+func (b *curveBackend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) {
+	b.runs.Add(1)
+	v := float64(maxNumSeqs(s.Flags, 20))
+	m := map[string]float64{"output_tokens_per_second_mean": v, "output_tokens_per_second_ci95_high": v * 1.02}
+	for step := 1; step <= 6; step++ {
+		if s.Observe != nil && s.Observe(trial.Event{Phase: trial.Benchmarking, Step: step, Metrics: m}) {
+			return &trial.Result{Metrics: m, Stopped: true}, nil
+		}
+	}
+	return &trial.Result{Metrics: m}, nil
+}
+
+func TestRunPrunes(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	src := `
+study: {name: prune}
+optimization: {preset: high_throughput, n_trials: 12, n_startup_trials: 12, sampler: random, seed: 3, confirm: false}
+benchmark: {model: m}
+baseline: {enabled: false}
+parameters:
+  max_num_seqs: {min: 1, max: 40}
+`
+	cfg, o := openStudy(t, src)
+	if !cfg.Pruner.Median {
+		t.Fatal("a 12-trial study has no pruner by default")
+	}
+	if err := Run(context.Background(), RunOptions{Config: cfg, Study: o.Study, Backend: &curveBackend{}, MaxConsecutiveFailures: 50}); err != nil {
+		t.Fatal(err)
+	}
+	trials, _ := o.Study.Trials(context.Background())
+	pruned := 0
+	for _, tr := range trials {
+		if tr.State == study.Pruned {
+			pruned++
+			if tr.UserAttrs["trial_status"] != "pruned" || len(tr.Intermediate) == 0 {
+				t.Errorf("pruned trial %d: %v %v", tr.Number, tr.UserAttrs, tr.Intermediate)
+			}
+		}
+	}
+	if pruned == 0 || study.Completed(trials) != 12 {
+		t.Errorf("%d pruned, %d completed of %d", pruned, study.Completed(trials), len(trials))
+	}
+}
