@@ -97,6 +97,7 @@ func Build(trials []study.Trial, o Options) *Model {
 		baseline := t.Kind() == study.Baseline
 		switch {
 		case baseline && t.State == study.Complete:
+			// The reference (study.Reference, below), not a candidate.
 		case t.State == study.Complete && t.Feasible() && finite(t.Values):
 			m.Complete++
 			candidates = append(candidates, t)
