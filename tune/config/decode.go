@@ -39,10 +39,14 @@ func (es Errors) Error() string {
 	return strings.Join(parts, "\n")
 }
 
-// dec walks a yaml.Node tree, collecting located errors.
+// dec walks a yaml.Node tree, collecting located errors and warnings.
 type dec struct {
-	file string
-	errs Errors
+	file  string
+	errs  Errors
+	warns []string
+	// bad names the parameters whose own definition failed, so that a
+	// constraint using one is not reported a second time.
+	bad map[string]bool
 }
 
 func (d *dec) fail(n *yaml.Node, field, format string, args ...any) {
@@ -51,6 +55,14 @@ func (d *dec) fail(n *yaml.Node, field, format string, args ...any) {
 		e.Line, e.Column = n.Line, n.Column
 	}
 	d.errs = append(d.errs, e)
+}
+
+func (d *dec) warn(n *yaml.Node, field, format string, args ...any) {
+	e := &Error{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	d.warns = append(d.warns, e.Error())
 }
 
 func join(parent, key string) string {
@@ -74,8 +86,8 @@ func isNull(n *yaml.Node) bool {
 
 type handler func(key, val *yaml.Node, field string)
 
-// mapping calls the handler of each key; unknown and duplicate keys are
-// errors that list what is allowed and suggest the closest key.
+// mapping calls the handler of each key; an unknown key is an error that
+// lists what is allowed and suggests the closest key.
 func (d *dec) mapping(n *yaml.Node, field string, hs map[string]handler) {
 	n = resolve(n)
 	if isNull(n) {
@@ -85,16 +97,10 @@ func (d *dec) mapping(n *yaml.Node, field string, hs map[string]handler) {
 		d.fail(n, field, "must be a mapping of keys to values, got %s", describe(n))
 		return
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for _, kv := range d.entries(n, field) {
+		k, v := kv[0], kv[1]
 		key := k.Value
 		f := join(field, key)
-		if seen[key] {
-			d.fail(k, f, "appears twice")
-			continue
-		}
-		seen[key] = true
 		h, ok := hs[key]
 		if !ok {
 			d.fail(k, f, "unknown key%s; allowed: %s", suggest(key, keys(hs)), strings.Join(keys(hs), ", "))
@@ -115,14 +121,29 @@ func (d *dec) pairs(n *yaml.Node, field string) [][2]*yaml.Node {
 		return nil
 	}
 	var out [][2]*yaml.Node
-	seen := map[string]bool{}
+	for _, kv := range d.entries(n, field) {
+		out = append(out, [2]*yaml.Node{kv[0], resolve(kv[1])})
+	}
+	return out
+}
+
+// entries returns a mapping's keys and values. A key given twice is a
+// warning and the last value wins, in the place of the first, as PyYAML
+// builds a Python dict (so the Python tool read such files the same way).
+func (d *dec) entries(n *yaml.Node, field string) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	at := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if seen[n.Content[i].Value] {
-			d.fail(n.Content[i], join(field, n.Content[i].Value), "appears twice")
+		k, v := n.Content[i], n.Content[i+1]
+		j, seen := at[k.Value]
+		if !seen {
+			at[k.Value] = len(out)
+			out = append(out, [2]*yaml.Node{k, v})
 			continue
 		}
-		seen[n.Content[i].Value] = true
-		out = append(out, [2]*yaml.Node{n.Content[i], resolve(n.Content[i+1])})
+		prev := out[j][0]
+		d.warn(k, join(field, k.Value), "appears twice, at lines %d and %d; the last one wins, as in the Python tool", prev.Line, k.Line)
+		out[j] = [2]*yaml.Node{k, v}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,9 +75,9 @@ func Parse(name string, data []byte, getenv func(string) string) (*Study, error)
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Errors{{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
+		return nil, Errors{syntaxError(name, data, err)}
 	}
-	d := &dec{file: name}
+	d := &dec{file: name, bad: map[string]bool{}}
 	if len(doc.Content) == 0 {
 		return nil, Errors{{File: name, Msg: "the file is empty; a study needs at least `optimization` and `benchmark` sections"}}
 	}
@@ -113,6 +114,7 @@ func Parse(name string, data []byte, getenv func(string) string) (*Study, error)
 	if len(d.errs) > 0 {
 		return nil, d.errs
 	}
+	s.Warnings = append(s.Warnings, d.warns...)
 	return s, nil
 }
 
@@ -147,6 +149,41 @@ func expand(data []byte, getenv func(string) string, warnings *[]string) []byte 
 	return bytes.Join(lines, []byte("\n"))
 }
 
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// syntaxError locates a YAML syntax error as file:line:col like every other
+// error. yaml.v3 gives only a line, often that of the enclosing block rather
+// than of the fault, so the fault is taken to be on the line after the
+// longest prefix of whole lines that still parses; the column is that
+// line's first non-blank character.
+func syntaxError(name string, data []byte, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	// Each try parses a prefix; past a few thousand lines yaml.v3's line
+	// is good enough and the search would cost more than it is worth.
+	if len(lines) <= 2000 {
+		for k := len(lines) - 1; k >= 0; k-- {
+			var n yaml.Node
+			if yaml.Unmarshal(bytes.Join(lines[:k], nil), &n) == nil {
+				line = k + 1
+				break
+			}
+		}
+	}
+	line = max(1, min(line, len(lines)))
+	text := strings.TrimRight(string(lines[line-1]), "\r\n")
+	col := len(text) - len(strings.TrimLeft(text, " ")) + 1
+	if strings.TrimSpace(text) == "" {
+		col = 1
+	}
+	return &Error{File: name, Line: line, Column: col, Msg: msg}
+}
+
 func (d *dec) study(n *yaml.Node, field string, s *Study) {
 	var nameNode, urlNode *yaml.Node
 	d.mapping(n, field, map[string]handler{
@@ -174,7 +211,9 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 	var approach string
 	var approachNode, presetNode, objectiveNode, objectivesNode, concNode *yaml.Node
 	var objectives []Objective
-	legacy := false
+	// objBad: an objective was reported already; checks that need the
+	// objectives would only repeat that error in other words.
+	legacy, objBad := false, false
 	d.mapping(n, field, map[string]handler{
 		"preset": func(k, v *yaml.Node, f string) {
 			presetNode = k
@@ -186,10 +225,14 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 		},
 		"objective": func(k, v *yaml.Node, f string) {
 			objectiveNode = k
+			before := len(d.errs)
 			objectives, legacy = d.legacyObjective(v, f)
+			objBad = objBad || len(d.errs) > before
 		},
 		"objectives": func(k, v *yaml.Node, f string) {
 			objectivesNode = k
+			before := len(d.errs)
+			defer func() { objBad = objBad || len(d.errs) > before }()
 			if v.Kind != yaml.SequenceNode {
 				d.fail(v, f, "must be a list of {metric, direction, percentile}, got %s", describe(v))
 				return
@@ -246,6 +289,8 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 			d.fail(at, field, "preset %q already sets the objectives; remove the preset or the objective settings", s.Preset)
 		}
 		s.Objectives = Presets[s.Preset]
+	case objBad:
+		return
 	case len(objectives) > 0:
 		// Unlike the Python tool, objectives are honoured without `approach`.
 		s.Objectives = objectives
@@ -372,13 +417,18 @@ func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 	}
 	d.mapping(n, field, map[string]handler{
 		"benchmark_type": func(_, v *yaml.Node, f string) { b.Type, _ = d.oneOf(v, f, BenchmarkTypes...) },
-		"model":          func(_, v *yaml.Node, f string) { b.Model, _ = d.str(v, f) },
-		"max_seconds":    func(_, v *yaml.Node, f string) { b.MaxSeconds, _ = d.integer(v, f, 1) },
-		"dataset":        func(_, v *yaml.Node, f string) { b.Dataset, _ = d.str(v, f) },
-		"prompt_tokens":  func(_, v *yaml.Node, f string) { b.PromptTokens, _ = d.integer(v, f, 1) },
-		"output_tokens":  func(_, v *yaml.Node, f string) { b.OutputTokens, _ = d.integer(v, f, 1) },
-		"samples":        func(_, v *yaml.Node, f string) { b.Samples, _ = d.integer(v, f, 1) },
-		"rate":           func(_, v *yaml.Node, f string) { b.Rate, _ = d.integer(v, f, 1) },
+		"model": func(_, v *yaml.Node, f string) {
+			var ok bool
+			if b.Model, ok = d.str(v, f); !ok {
+				b.Model = DefaultModel // reported; keep "must not be empty" from repeating it
+			}
+		},
+		"max_seconds":   func(_, v *yaml.Node, f string) { b.MaxSeconds, _ = d.integer(v, f, 1) },
+		"dataset":       func(_, v *yaml.Node, f string) { b.Dataset, _ = d.str(v, f) },
+		"prompt_tokens": func(_, v *yaml.Node, f string) { b.PromptTokens, _ = d.integer(v, f, 1) },
+		"output_tokens": func(_, v *yaml.Node, f string) { b.OutputTokens, _ = d.integer(v, f, 1) },
+		"samples":       func(_, v *yaml.Node, f string) { b.Samples, _ = d.integer(v, f, 1) },
+		"rate":          func(_, v *yaml.Node, f string) { b.Rate, _ = d.integer(v, f, 1) },
 		// An unused legacy field of the Python tool, accepted for compatibility.
 		"concurrency": func(_, v *yaml.Node, f string) { d.integer(v, f, 1) },
 		"processor":   func(_, v *yaml.Node, f string) { b.Processor, _ = d.str(v, f) },
@@ -433,7 +483,7 @@ func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 
 func (d *dec) server(n *yaml.Node, field string, s *Study) {
 	if n != nil && n.Kind == yaml.ScalarNode && n.Value == "none" {
-		if s.Benchmark.Type != "command" {
+		if s.Benchmark.Type != "command" && s.Benchmark.Type != "" { // "": a bad benchmark_type, reported
 			d.fail(n, field, "server: none needs benchmark_type: command (the command is then the whole trial)")
 		}
 		return
@@ -497,6 +547,11 @@ func (d *dec) values(n *yaml.Node, field string, stringify bool) []Value {
 		if !ok {
 			continue
 		}
+		if note, bad := flagNotes[kv[0].Value]; bad && note.kind == notAFlag && !stringify {
+			// vLLM would refuse it at every trial's start.
+			d.fail(kv[0], join(field, kv[0].Value), "%s", note.why)
+			continue
+		}
 		if stringify {
 			v = stringValue(v)
 		}
@@ -519,131 +574,6 @@ func stringValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-func (d *dec) parameters(n *yaml.Node, field string, s *Study) {
-	for _, kv := range d.pairs(n, field) {
-		if p, ok := d.parameter(kv[0], kv[1], join(field, kv[0].Value)); ok {
-			s.Parameters = append(s.Parameters, p)
-		}
-	}
-}
-
-func (d *dec) parameter(k, n *yaml.Node, field string) (Parameter, bool) {
-	p := Parameter{Name: k.Value, Line: k.Line}
-	var minN, maxN, stepN, optionsN, logN *yaml.Node
-	enabled, envVar := true, false
-	before := len(d.errs)
-	d.mapping(n, field, map[string]handler{
-		"enabled": func(_, v *yaml.Node, f string) { enabled, _ = d.boolean(v, f) },
-		"min":     func(_, v *yaml.Node, f string) { minN = v },
-		"max":     func(_, v *yaml.Node, f string) { maxN = v },
-		"step":    func(_, v *yaml.Node, f string) { stepN = v },
-		"log":     func(_, v *yaml.Node, f string) { logN = v },
-		"options": func(_, v *yaml.Node, f string) { optionsN = v },
-		"env_var": func(_, v *yaml.Node, f string) { envVar, _ = d.boolean(v, f) },
-		"type": func(_, v *yaml.Node, f string) {
-			// Old docs used `type: environment`; other values were informational.
-			if t, ok := d.str(v, f); ok && t == "environment" {
-				envVar = true
-			}
-		},
-		"description": func(_, v *yaml.Node, f string) {},
-		"data_type":   func(_, v *yaml.Node, f string) {},
-	})
-	if n.Kind != yaml.MappingNode {
-		if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
-			d.fail(n, field, "a parameter is a mapping with min/max[/step] or options; for a fixed value use static_parameters")
-		} else if isNull(n) {
-			d.fail(k, field, "is empty: give min and max (a range) or options (a list)")
-		}
-		return p, false
-	}
-	if len(d.errs) > before || !enabled {
-		return p, false
-	}
-	isRange := minN != nil || maxN != nil
-	switch {
-	case isRange && optionsN != nil:
-		d.fail(k, field, "give either min/max (a range) or options (a list), not both")
-	case envVar && isRange:
-		d.fail(k, field, "an environment parameter takes options (a list), not a range")
-	case isRange:
-		p.Dist = d.rangeDist(k, minN, maxN, stepN, logN, field)
-	case optionsN != nil:
-		p.Dist, p.Bool = d.options(optionsN, join(field, "options"))
-	default:
-		d.fail(k, field, "give min and max (a range) or options (a list)")
-	}
-	if p.Dist == nil {
-		return p, false
-	}
-	p.Env = envVar
-	if !envVar {
-		p.Flag = "--" + strings.ReplaceAll(p.Name, "_", "-")
-	}
-	return p, true
-}
-
-func (d *dec) rangeDist(k, minN, maxN, stepN, logN *yaml.Node, field string) space.Distribution {
-	if minN == nil || maxN == nil {
-		d.fail(k, field, "a range needs both min and max")
-		return nil
-	}
-	lo, ok1 := d.number(minN, join(field, "min"))
-	hi, ok2 := d.number(maxN, join(field, "max"))
-	var step float64
-	ok3 := true
-	if stepN != nil {
-		step, ok3 = d.number(stepN, join(field, "step"))
-	}
-	log := false
-	if logN != nil {
-		log, _ = d.boolean(logN, join(field, "log"))
-	}
-	if !ok1 || !ok2 || !ok3 {
-		return nil
-	}
-	isFloat := minN.Tag == "!!float" || maxN.Tag == "!!float" || stepN != nil && stepN.Tag == "!!float"
-	var dist space.Distribution
-	var err error
-	if isFloat {
-		dist, err = space.NewFloat(lo, hi, log, step)
-	} else {
-		dist, err = space.NewInt(int64(lo), int64(hi), log, int64(step))
-	}
-	if err != nil {
-		d.fail(k, field, "%v", err)
-		return nil
-	}
-	return dist
-}
-
-func (d *dec) options(n *yaml.Node, field string) (space.Distribution, bool) {
-	if n.Kind != yaml.SequenceNode {
-		d.fail(n, field, "must be a list, got %s", describe(n))
-		return nil, false
-	}
-	var choices []any
-	for i, c := range n.Content {
-		v, ok := d.scalar(resolve(c), fmt.Sprintf("%s[%d]", field, i))
-		if !ok {
-			return nil, false
-		}
-		choices = append(choices, v)
-	}
-	dist, err := space.NewCategorical(choices)
-	if err != nil {
-		d.fail(n, field, "%v", err)
-		return nil, false
-	}
-	isBool := len(choices) == 2 && choices[0] != choices[1]
-	for _, c := range choices {
-		if _, ok := c.(bool); !ok {
-			isBool = false
-		}
-	}
-	return dist, isBool
-}
-
 func (d *dec) baseline(n *yaml.Node, present bool, field string, s *Study) {
 	b := &Baseline{ConcurrencyLevels: []int{s.Benchmark.Rate}}
 	enabled := true
@@ -662,6 +592,8 @@ func (d *dec) baseline(n *yaml.Node, present bool, field string, s *Study) {
 			}
 		},
 		"parameters": func(_, v *yaml.Node, f string) { b.Parameters = d.values(v, f, false) },
+		// In the Python tool's examples; the baseline always runs first here.
+		"run_first": func(_, v *yaml.Node, f string) { d.boolean(v, f) },
 	})
 	_ = present
 	if enabled {
@@ -700,7 +632,7 @@ func (d *dec) constraints(n *yaml.Node, field string, s *Study) {
 			continue
 		}
 		for _, name := range e.Names() {
-			if !known[name] {
+			if !known[name] && !d.bad[name] { // a failed parameter was reported already
 				d.fail(c, f, "%q uses %s, which is neither a parameter nor a static parameter%s", src, name, suggest(name, names))
 			}
 		}

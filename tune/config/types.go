@@ -181,6 +181,12 @@ type Parameter struct {
 	Bool bool // exactly [true, false]: rendered as --x / --no-x
 	Dist space.Distribution
 	Line int
+	// Source says where the range came from: "file:line", or the built-in
+	// flag table (with its vLLM version) for `enabled: true` alone.
+	Source string
+	// Default is vLLM's own default for the flag, when the built-in table
+	// knows it; a baseline keeps it because it never passes the flag.
+	Default string
 }
 
 // Value is a named static value, kept in file order.
