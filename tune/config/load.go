@@ -1,19 +1,14 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
 
 // Defaults of the Python tool (reference §2), and of our own sections.
@@ -51,8 +46,6 @@ var Presets = map[string][]Objective{
 	"low_latency":     {{metric.RequestLatency, "minimize", "p95"}},
 	"balanced":        {{metric.OutputThroughput, "maximize", "mean"}, {metric.RequestLatency, "minimize", "median"}},
 }
-
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
 // Load reads and validates a study config. getenv serves ${VAR} expansion
 // (os.Getenv in production). The error, if any, is an Errors listing every
@@ -122,66 +115,6 @@ type rawStudy struct {
 	optimization, benchmark, server, parameters, baseline, constraints, slo *yaml.Node
 	optKey, benchKey                                                        *yaml.Node
 	hasBaseline                                                             bool
-}
-
-// expand substitutes ${VAR} and ${VAR:-default} in the raw text, as the
-// Python tool does (so values may change type). An unset ${VAR} without a
-// default becomes "" with a warning naming the line.
-func expand(data []byte, getenv func(string) string, warnings *[]string) []byte {
-	lines := bytes.Split(data, []byte("\n"))
-	for i, line := range lines {
-		if !bytes.Contains(line, []byte("${")) {
-			continue
-		}
-		lines[i] = envRef.ReplaceAllFunc(line, func(m []byte) []byte {
-			sub := envRef.FindSubmatch(m)
-			name, hasDefault := string(sub[1]), len(sub[2]) > 0
-			if v := getenv(name); v != "" {
-				return []byte(v)
-			}
-			if hasDefault {
-				return sub[3]
-			}
-			*warnings = append(*warnings, fmt.Sprintf("line %d: environment variable %s is not set; using an empty string", i+1, name))
-			return nil
-		})
-	}
-	return bytes.Join(lines, []byte("\n"))
-}
-
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
-
-// syntaxError locates a YAML syntax error as file:line:col like every other
-// error. yaml.v3 gives only a line, often that of the enclosing block rather
-// than of the fault, so the fault is taken to be on the line after the
-// longest prefix of whole lines that still parses; the column is that
-// line's first non-blank character.
-func syntaxError(name string, data []byte, err error) *Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	// Each try parses a prefix; past a few thousand lines yaml.v3's line
-	// is good enough and the search would cost more than it is worth.
-	if len(lines) <= 2000 {
-		for k := len(lines) - 1; k >= 0; k-- {
-			var n yaml.Node
-			if yaml.Unmarshal(bytes.Join(lines[:k], nil), &n) == nil {
-				line = k + 1
-				break
-			}
-		}
-	}
-	line = max(1, min(line, len(lines)))
-	text := strings.TrimRight(string(lines[line-1]), "\r\n")
-	col := len(text) - len(strings.TrimLeft(text, " ")) + 1
-	if strings.TrimSpace(text) == "" {
-		col = 1
-	}
-	return &Error{File: name, Line: line, Column: col, Msg: msg}
 }
 
 func (d *dec) study(n *yaml.Node, field string, s *Study) {
@@ -360,50 +293,6 @@ func (d *dec) pruner(v *yaml.Node, f string, s *Study) {
 	})
 }
 
-// legacyObjective reads `objective:` as the Python tool does: "maximize",
-// "minimize", a list (throughput + latency), or a structured mapping.
-func (d *dec) legacyObjective(v *yaml.Node, f string) ([]Objective, bool) {
-	switch v.Kind {
-	case yaml.MappingNode:
-		o, ok := d.objective(v, f)
-		if !ok {
-			return nil, false
-		}
-		return []Objective{o}, false
-	case yaml.SequenceNode:
-		return []Objective{{metric.OutputThroughput, "maximize", "median"}, {metric.RequestLatency, "minimize", "median"}}, true
-	}
-	dir, ok := d.oneOf(v, f, "maximize", "minimize")
-	if !ok {
-		return nil, false
-	}
-	if dir == "maximize" {
-		return []Objective{{metric.OutputThroughput, "maximize", "median"}}, true
-	}
-	return []Objective{{metric.RequestLatency, "minimize", "median"}}, true
-}
-
-func (d *dec) objective(n *yaml.Node, field string) (Objective, bool) {
-	o := Objective{Percentile: "median"}
-	before := len(d.errs)
-	d.mapping(n, field, map[string]handler{
-		"metric":     func(_, v *yaml.Node, f string) { o.Metric, _ = d.oneOf(v, f, metric.Objectives...) },
-		"direction":  func(_, v *yaml.Node, f string) { o.Direction, _ = d.oneOf(v, f, "maximize", "minimize") },
-		"percentile": func(_, v *yaml.Node, f string) { o.Percentile, _ = d.oneOf(v, f, metric.Stats...) },
-	})
-	if len(d.errs) > before {
-		return o, false
-	}
-	if o.Metric == "" || o.Direction == "" {
-		d.fail(n, field, "an objective needs metric (%s) and direction (maximize or minimize)", strings.Join(metric.Objectives, ", "))
-		return o, false
-	}
-	if o.Percentile == "p50" {
-		o.Percentile = "median"
-	}
-	return o, true
-}
-
 func (d *dec) benchmark(n *yaml.Node, field string, s *Study) {
 	b := &s.Benchmark
 	*b = Benchmark{Type: "builtin", Model: DefaultModel, MaxSeconds: 300, PromptTokens: 1000, OutputTokens: 1000, Samples: 1000, Rate: DefaultRate, LoggingLevel: "INFO", Repeats: 1}
@@ -539,41 +428,6 @@ func (d *dec) logging(n *yaml.Node, field string, s *Study) {
 	})
 }
 
-// values reads static_parameters / static_environment_variables.
-func (d *dec) values(n *yaml.Node, field string, stringify bool) []Value {
-	var out []Value
-	for _, kv := range d.pairs(n, field) {
-		v, ok := d.scalar(kv[1], join(field, kv[0].Value))
-		if !ok {
-			continue
-		}
-		if note, bad := flagNotes[kv[0].Value]; bad && note.kind == notAFlag && !stringify {
-			// vLLM would refuse it at every trial's start.
-			d.fail(kv[0], join(field, kv[0].Value), "%s", note.why)
-			continue
-		}
-		if stringify {
-			v = stringValue(v)
-		}
-		out = append(out, Value{Name: kv[0].Value, Value: v})
-	}
-	return out
-}
-
-func stringValue(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case bool:
-		// The Python tool exports str(True) = "True".
-		if x {
-			return "True"
-		}
-		return "False"
-	}
-	return fmt.Sprint(v)
-}
-
 func (d *dec) baseline(n *yaml.Node, present bool, field string, s *Study) {
 	b := &Baseline{ConcurrencyLevels: []int{s.Benchmark.Rate}}
 	enabled := true
@@ -598,104 +452,6 @@ func (d *dec) baseline(n *yaml.Node, present bool, field string, s *Study) {
 	_ = present
 	if enabled {
 		s.Baseline = b
-	}
-}
-
-func (d *dec) constraints(n *yaml.Node, field string, s *Study) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.fail(n, field, "must be a list of expressions, e.g. [\"max_num_batched_tokens - max_model_len\"] (> 0 means violated)")
-		return
-	}
-	known := map[string]bool{}
-	var names []string
-	for _, p := range s.Parameters {
-		known[p.Name] = true
-		names = append(names, p.Name)
-	}
-	for _, v := range s.Static {
-		known[v.Name] = true
-		names = append(names, v.Name)
-	}
-	for i, c := range n.Content {
-		c = resolve(c)
-		f := fmt.Sprintf("%s[%d]", field, i)
-		src, ok := d.str(c, f)
-		if !ok {
-			continue
-		}
-		e, err := ParseExpr(src)
-		if err != nil {
-			d.fail(c, f, "%q: %v", src, err)
-			continue
-		}
-		for _, name := range e.Names() {
-			if !known[name] && !d.bad[name] { // a failed parameter was reported already
-				d.fail(c, f, "%q uses %s, which is neither a parameter nor a static parameter%s", src, name, suggest(name, names))
-			}
-		}
-		s.Constraints = append(s.Constraints, e)
-	}
-	for _, p := range s.Parameters {
-		if _, ok := p.Dist.(*space.Categorical); ok {
-			for _, e := range s.Constraints {
-				for _, name := range e.Names() {
-					if name == p.Name && !numericChoices(p.Dist.(*space.Categorical)) {
-						d.fail(n, field, "%q uses %s, whose options are not all numbers", e.Source, name)
-					}
-				}
-			}
-		}
-	}
-}
-
-func numericChoices(c *space.Categorical) bool {
-	for _, x := range c.Choices {
-		switch x.(type) {
-		case int64, float64, bool:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func (d *dec) slos(n *yaml.Node, field string, s *Study) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.fail(n, field, "must be a list of limits, e.g. [{metric: time_to_first_token_ms, percentile: p95, max: 200}]")
-		return
-	}
-	for i, c := range n.Content {
-		c = resolve(c)
-		f := fmt.Sprintf("%s[%d]", field, i)
-		slo := SLO{Percentile: "median"}
-		d.mapping(c, f, map[string]handler{
-			"metric":     func(_, v *yaml.Node, f string) { slo.Metric, _ = d.oneOf(v, f, metric.Objectives...) },
-			"percentile": func(_, v *yaml.Node, f string) { slo.Percentile, _ = d.oneOf(v, f, metric.Stats...) },
-			"max": func(_, v *yaml.Node, f string) {
-				if x, ok := d.number(v, f); ok {
-					slo.Max = &x
-				}
-			},
-			"min": func(_, v *yaml.Node, f string) {
-				if x, ok := d.number(v, f); ok {
-					slo.Min = &x
-				}
-			},
-		})
-		if slo.Metric == "" || slo.Max == nil && slo.Min == nil {
-			d.fail(c, f, "an SLO needs metric and max and/or min")
-			continue
-		}
-		if slo.Percentile == "p50" {
-			slo.Percentile = "median"
-		}
-		s.SLOs = append(s.SLOs, slo)
 	}
 }
 

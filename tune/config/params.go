@@ -203,3 +203,38 @@ func (d *dec) options(n *yaml.Node, field string) (space.Distribution, bool) {
 	}
 	return dist, isBool
 }
+
+// values reads static_parameters / static_environment_variables.
+func (d *dec) values(n *yaml.Node, field string, stringify bool) []Value {
+	var out []Value
+	for _, kv := range d.pairs(n, field) {
+		v, ok := d.scalar(kv[1], join(field, kv[0].Value))
+		if !ok {
+			continue
+		}
+		if note, bad := flagNotes[kv[0].Value]; bad && note.kind == notAFlag && !stringify {
+			// vLLM would refuse it at every trial's start.
+			d.fail(kv[0], join(field, kv[0].Value), "%s", note.why)
+			continue
+		}
+		if stringify {
+			v = stringValue(v)
+		}
+		out = append(out, Value{Name: kv[0].Value, Value: v})
+	}
+	return out
+}
+
+func stringValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case bool:
+		// The Python tool exports str(True) = "True".
+		if x {
+			return "True"
+		}
+		return "False"
+	}
+	return fmt.Sprint(v)
+}
