@@ -122,7 +122,11 @@ func printStudy(out interface{ Write([]byte) (int, error) }, s *config.Study) {
 		if sz := p.Dist.Size(); !math.IsInf(sz, 1) {
 			n = fmt.Sprintf("%.0f", sz)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s values\t%s\n", p.Name, p.Dist, n, where)
+		from := "from " + p.Source
+		if p.Default != "" {
+			from += "; vLLM's default: " + p.Default
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s values\t%s\t%s\n", p.Name, p.Dist, n, where, from)
 	}
 	tw.Flush()
 	for _, v := range s.Static {
@@ -146,10 +150,12 @@ func resolvedJSON(s *config.Study) any {
 		Env          bool    `json:"env,omitempty"`
 		Distribution any     `json:"distribution"`
 		Size         float64 `json:"size,omitempty"`
+		Source       string  `json:"source"`
+		VLLMDefault  string  `json:"vllm_default,omitempty"`
 	}
 	var params []param
 	for _, p := range s.Parameters {
-		pp := param{Name: p.Name, Flag: p.Flag, Env: p.Env, Distribution: rawJSON(p.Dist.JSON())}
+		pp := param{Name: p.Name, Flag: p.Flag, Env: p.Env, Distribution: rawJSON(p.Dist.JSON()), Source: p.Source, VLLMDefault: p.Default}
 		if sz := p.Dist.Size(); !math.IsInf(sz, 1) {
 			pp.Size = sz
 		}
