@@ -56,21 +56,23 @@ func (f FlagRange) Dist() (space.Distribution, error) {
 }
 
 // The ranges of vLLM 0.11.0's API server. Where the Python tool's table had
-// values vLLM 0.11.0 does not accept or use, they were left out (see
-// flagNotes for whole flags).
+// values that vLLM 0.11.0 refuses, ignores or advises against, they were left
+// out (see flagNotes for whole flags).
 var flagTable = []FlagRange{
 	{Name: "max_num_seqs", Min: 32, Max: 1024, Step: 32,
 		Default: "256, or 1024 on GPUs with at least 70 GiB other than A100; never above max_num_batched_tokens"},
 	{Name: "max_num_batched_tokens", Min: 1024, Max: 32768, Step: 1024, FromPython: true,
 		Default: "2048, or 8192 on GPUs with at least 70 GiB other than A100 (with chunked prefill)"},
 	{Name: "gpu_memory_utilization", Float: true, Min: 0.70, Max: 0.95, Step: 0.01, FromPython: true, Default: "0.9"},
-	// The Python table also had 64 and 128; vLLM 0.11.0 documents that CUDA
-	// supports block sizes up to 32 only, so those trials would not start.
+	// The Python table also had 64 and 128. vLLM 0.11.0 accepts them, but its
+	// own help says "On CUDA devices, only block sizes up to 32 are
+	// supported", so a default range should not spend trials on them; an
+	// options list can still ask for them.
 	{Name: "block_size", Options: []any{int64(8), int64(16), int64(32)}, FromPython: true, Default: "16 on CUDA (set by the platform)"},
 	{Name: "kv_cache_dtype", Options: []any{"auto", "fp8", "fp8_e5m2", "fp8_e4m3"}, FromPython: true, Default: "auto (the model's dtype)"},
 	// One value N means capture sizes 1, 2, 4 and 8..N in steps of 8.
 	{Name: "cuda_graph_sizes", Min: 1000, Max: 8000, Step: 1000, FromPython: true,
-		Default: "none: one size, min(2 × max_num_seqs, 512)"},
+		Default: "none: sizes 1, 2, 4 and 8 up to min(2 × max_num_seqs, 512) in steps of 8"},
 	{Name: "long_prefill_token_threshold", Options: ints(0, 256, 512, 1024, 2048, 4096, 8192), FromPython: true, Default: "0"},
 	{Name: "tensor_parallel_size", Options: ints(1, 2, 4, 8), FromPython: true, Default: "1"},
 	{Name: "pipeline_parallel_size", Options: ints(1, 2, 4), FromPython: true, Default: "1"},
