@@ -116,6 +116,8 @@ func TestNotAFlagAndNotes(t *testing.T) {
 		{"enabled non-flag", "parameters:\n  enable_cuda_graphs: {options: [true, false]}\n",
 			"study.yaml:7:3: parameters.enable_cuda_graphs: is not a vLLM flag: CUDA graphs are on unless --enforce-eager is given; tune enforce_eager", ""},
 		{"short non-flag", "parameters:\n  enable_cuda_graphs: {enabled: true}\n", "is not a vLLM flag", ""},
+		{"short unknown flag", "parameters:\n  max_num_seq: {enabled: true}\n",
+			`which does not know max_num_seq (did you mean "max_num_seqs"?); give min and max, or options; the table knows: ` + strings.Join(FlagNames(), ", "), ""},
 		{"disabled non-flag", "parameters:\n  enable_cuda_graphs: {enabled: false}\n", "",
 			"study.yaml:7:3: parameters.enable_cuda_graphs: is not a vLLM flag: CUDA graphs are on unless --enforce-eager is given"},
 		{"static non-flag", "static_parameters:\n  enable_cuda_graphs: true\n", "study.yaml:7:3: static_parameters.enable_cuda_graphs: is not a vLLM flag", ""},
