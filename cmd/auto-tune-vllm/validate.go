@@ -124,7 +124,9 @@ func printStudy(out interface{ Write([]byte) (int, error) }, s *config.Study) {
 		}
 		from := "from " + p.Source
 		if p.Default != "" {
-			from += "; vLLM's default: " + p.Default
+			// The table's defaults are one release's; the server a study
+			// starts may be another, whose defaults differ.
+			from += "; vLLM " + config.VLLMVersion + "'s default: " + p.Default
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s values\t%s\t%s\n", p.Name, p.Dist, n, where, from)
 	}

@@ -23,9 +23,9 @@ func TestValidateSaysWhereRangesCameFrom(t *testing.T) {
 	}{
 		{[]string{"validate", "--config", cfg}, []string{
 			"max_num_seqs            int [32, 1024] step 32",
-			"--max-num-seqs            from built-in table, vLLM 0.11.0; vLLM's default: 256, or 1024",
-			"from " + cfg + ":6; vLLM's default: 0.9",
-			"from " + cfg + ":8; vLLM's default: auto",
+			"--max-num-seqs            from built-in table, vLLM 0.11.0; vLLM 0.11.0's default: 256, or 1024",
+			"from " + cfg + ":6; vLLM 0.11.0's default: 0.9",
+			"from " + cfg + ":8; vLLM 0.11.0's default: auto",
 		}, []string{cfg + ":8:3: parameters.kv_cache_dtype: appears twice, at lines 7 and 8; the last one wins"}},
 		{[]string{"validate", "--config", cfg, "--json"}, []string{
 			`"source": "built-in table, vLLM 0.11.0"`,
