@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -53,10 +52,7 @@ func (b *roundsBackend) Slots(context.Context) (int, error) { return 2, nil }
 func (b *roundsBackend) Close(context.Context) error        { return nil }
 
 func TestConfirmPhase(t *testing.T) {
-	dir := t.TempDir()
-	wd, _ := os.Getwd()
-	os.Chdir(dir)
-	defer os.Chdir(wd)
+	t.Chdir(t.TempDir())
 	src := `
 study: {name: confirm}
 optimization: {preset: high_throughput, n_trials: 6, n_startup_trials: 6, max_concurrent_trials: 2, confirm: {top: 2, runs: 3}}
