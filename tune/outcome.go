@@ -55,7 +55,7 @@ func outcome(cfg *config.Study, res *trial.Result, constraints []float64) (study
 	if res.Stopped {
 		// Stopped while benchmarking: Optuna's PRUNED, its last intermediate
 		// value kept with the trial.
-		attrs[study.AttrTrialStatus] = "pruned"
+		attrs[study.AttrTrialStatus] = study.StatusPruned
 		out.State = study.Pruned
 		return out, stopped
 	}

@@ -304,11 +304,16 @@ func roundTrip(v any) any {
 	return out
 }
 
-// Completed counts COMPLETE trials other than the baseline: what n_trials counts.
+// StatusPruned is the trial_status of a trial the pruner stopped.
+const StatusPruned = "pruned"
+
+// Completed counts the search trials that ran their course: COMPLETE, or
+// stopped by the pruner (as Optuna counts them, or pruning would save no
+// time: each pruned trial would be made up by another). What n_trials counts.
 func Completed(trials []Trial) int {
 	n := 0
 	for _, t := range trials {
-		if t.State == Complete && t.Kind() == Search {
+		if t.Kind() == Search && (t.State == Complete || t.State == Pruned && t.UserAttrs[AttrTrialStatus] == StatusPruned) {
 			n++
 		}
 	}
