@@ -12,7 +12,7 @@ RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 # Python Optuna and optuna-dashboard, for the storage interop tests.
 OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
-.PHONY: all build release test test-e2e test-ray test-short fuzz bench bench-ray bench-ray-jobs bench-sampler bench-trials bench-precision lint proto demo demo-ray clean ray-venv
+.PHONY: all build release test test-e2e test-ray test-short fuzz bench bench-ray bench-ray-jobs bench-sampler bench-trials bench-precision bench-pruner lint proto demo demo-ray clean ray-venv
 
 all: build
 
@@ -79,6 +79,9 @@ bench: bench-ray bench-ray-jobs bench-sampler bench-trials bench-precision
 # completed in it).
 bench-precision:
 	$(GO) run ./bench/precision
+
+bench-pruner: build
+	$(GO) run ./bench/pruner -bin $(BIN)
 
 bench-trials: build
 	$(GO) run ./bench/trials -tool $(BIN) -guidellm "$$(scripts/guidellm-venv.sh)"

@@ -1,0 +1,126 @@
+// Command pruner measures what the median pruner saves (figures, not
+// assertions; run with `make bench-pruner`): the same single-objective study
+// on the built-in simulator, with and without the pruner, over several
+// seeds, run by the real binary; for each, the benchmark seconds spent and
+// the best throughput found.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+)
+
+// The quickstart's workload and space, one objective (output tok/s).
+const studyYAML = `
+study: {name: prune}
+optimization: {preset: high_throughput, n_trials: TRIALS, n_startup_trials: 5, seed: SEED, max_concurrent_trials: 2, confirm: false, pruner: PRUNER}
+benchmark: {model: sim-8b, max_seconds: SECONDS, prompt_tokens: 512, output_tokens: 128, rate: 128}
+baseline: {enabled: false}
+server:
+  command: ["{self}", "simulate", "{model}", "--sim-model", "Llama-3.1-8B", "--sim-gpu", "H100", "--sim-speedup", "1", "--sim-startup-seconds", "0.5"]
+  startup_timeout: 60
+static_parameters: {max_model_len: 8192}
+parameters:
+  max_num_seqs: {min: 8, max: 512, step: 8}
+  max_num_batched_tokens: {options: [2048, 4096, 8192, 16384]}
+  gpu_memory_utilization: {min: 0.50, max: 0.98, step: 0.02}
+  block_size: {options: [16, 32, 64]}
+  enable_chunked_prefill: {options: [true, false]}
+`
+
+func main() {
+	bin := flag.String("bin", "bin/auto-tune-vllm", "the auto-tune-vllm binary")
+	seeds := flag.Int("seeds", 10, "studies per setting, seeds 1..N")
+	trials := flag.Int("trials", 12, "n_trials of each study")
+	seconds := flag.Int("seconds", 8, "max_seconds of each trial's benchmark")
+	flag.Parse()
+	exe, err := filepath.Abs(*bin)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("## Median pruner: %d seeds, %d trials, %d s benchmarks (simulated Llama-3.1-8B on one H100, 128 streams)\n\n", *seeds, *trials, *seconds)
+	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | best tok/s (none) | best tok/s (median) | pruned |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	var saved, bestNone, bestMedian []float64
+	for seed := 1; seed <= *seeds; seed++ {
+		n := run(exe, seed, *trials, *seconds, "none")
+		m := run(exe, seed, *trials, *seconds, "median")
+		s := 100 * (1 - m.seconds/n.seconds)
+		saved, bestNone, bestMedian = append(saved, s), append(bestNone, n.best), append(bestMedian, m.best)
+		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.0f | %.0f | %d |\n", seed, n.seconds, m.seconds, s, n.best, m.best, m.pruned)
+	}
+	fmt.Printf("\nMedian saved: %.1f %% of benchmark time; median best: %.0f tok/s without, %.0f with the pruner (%+.1f %%).\n",
+		median(saved), median(bestNone), median(bestMedian), 100*(median(bestMedian)/median(bestNone)-1))
+}
+
+type outcome struct {
+	seconds, best float64
+	pruned        int
+}
+
+// run runs one study in a fresh directory and reads what it stored.
+func run(exe string, seed, trials, seconds int, pruner string) outcome {
+	dir, err := os.MkdirTemp("", "bench-pruner-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := strings.NewReplacer("TRIALS", fmt.Sprint(trials), "SEED", fmt.Sprint(seed), "PRUNER", pruner, "SECONDS", fmt.Sprint(seconds)).Replace(studyYAML)
+	if err := os.WriteFile(filepath.Join(dir, "study.yaml"), []byte(cfg), 0o644); err != nil {
+		fail(err)
+	}
+	cmd := exec.Command(exe, "optimize", "--config", "study.yaml")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fail(fmt.Errorf("seed %d, pruner %s: %v\n%s", seed, pruner, err, out))
+	}
+	ctx := context.Background()
+	st, err := study.OpenSQLite(ctx, filepath.Join(dir, "optuna_studies", "prune", "study.db"))
+	if err != nil {
+		fail(err)
+	}
+	defer st.Close()
+	info, err := st.LoadStudy(ctx, "prune")
+	if err != nil {
+		fail(err)
+	}
+	ts, err := st.Trials(ctx, info.ID)
+	if err != nil {
+		fail(err)
+	}
+	var o outcome
+	for _, t := range ts {
+		if s, ok := t.UserAttrs[study.AttrBenchSeconds].(float64); ok {
+			o.seconds += s
+		}
+		if t.State == study.Pruned && t.UserAttrs[study.AttrTrialStatus] == study.StatusPruned {
+			o.pruned++
+		}
+		if t.State == study.Complete && len(t.Values) == 1 && t.Values[0] > o.best {
+			o.best = t.Values[0]
+		}
+	}
+	return o
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64{}, xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
