@@ -73,7 +73,8 @@ func TestShortForm(t *testing.T) {
 		{"enforce_eager: {enabled: true}", "one of [true,false]", true, "built-in table", "false"},
 		{"enable_prefix_caching: {enabled: true}", "one of [true,false]", true, "built-in table", "generative"},
 		// A bound left out comes from the table.
-		{"max_num_batched_tokens: {min: 4096}", "int [4096, 32768]", false, "study.yaml:7 (max from the built-in table, vLLM 0.11.0)", "2048"},
+		{"max_num_batched_tokens: {min: 4096}", "int [4096, 32768] step 1024", false, "study.yaml:7 (max and step from the built-in table, vLLM 0.11.0)", "2048"},
+		{"max_num_batched_tokens: {min: 4000}", "int [4000, 32672] step 1024", false, "study.yaml:7 (max and step from the built-in table, vLLM 0.11.0)", "2048"}, // the high end moves to fit the step, as in Optuna
 		{"gpu_memory_utilization: {max: 0.9, step: 0.05}", "float [0.7, 0.9] step 0.05", false, "(min from the built-in table", "0.9"},
 		// Explicit ranges say where they are and still name vLLM's default.
 		{"max_num_seqs: {min: 8, max: 64, step: 8}", "int [8, 64] step 8", false, "study.yaml:7", "256"},

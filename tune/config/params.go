@@ -160,21 +160,30 @@ func (d *dec) rangeDist(k *yaml.Node, r rawParam, field string) (dist space.Dist
 			hi, filled = f.Max, "max"
 		}
 		isFloat = isFloat || f.Float
+		if ok && r.step == nil && !log {
+			// The table's step too, where it fits the user's bound: half a
+			// range should not turn 30 values into 28,000.
+			if d, err := newRange(isFloat, lo, hi, false, f.Step); err == nil {
+				return d, filled + " and step"
+			}
+		}
 	}
 	if !ok {
 		return nil, ""
 	}
-	var err error
-	if isFloat {
-		dist, err = space.NewFloat(lo, hi, log, step)
-	} else {
-		dist, err = space.NewInt(int64(lo), int64(hi), log, int64(step))
-	}
+	dist, err := newRange(isFloat, lo, hi, log, step)
 	if err != nil {
 		d.fail(k, field, "%v", err)
 		return nil, ""
 	}
 	return dist, filled
+}
+
+func newRange(isFloat bool, lo, hi float64, log bool, step float64) (space.Distribution, error) {
+	if isFloat {
+		return space.NewFloat(lo, hi, log, step)
+	}
+	return space.NewInt(int64(lo), int64(hi), log, int64(step))
 }
 
 func (d *dec) options(n *yaml.Node, field string) (space.Distribution, bool) {
