@@ -143,13 +143,7 @@ func (r *runner) confirmOne(ctx context.Context, e entrant, round int) error {
 	case res.Failure != nil:
 		rec["error"] = res.Failure.Class + ": " + res.Failure.Message
 	default:
-		values := map[string]float64{}
-		for _, k := range r.o.Config.MeasuredKeys() {
-			if v, ok := res.Metrics[k]; ok {
-				values[k] = v
-			}
-		}
-		rec["values"] = values
+		rec["values"] = measured(r.o.Config, res.Metrics)
 	}
 	if msg, failed := rec["error"]; failed {
 		r.log.Warn(fmt.Sprintf("Confirmation run %d of trial %d failed: %v", round, e.trial.Number, msg), "log", s.LogDir)

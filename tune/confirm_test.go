@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -121,7 +122,7 @@ parameters:
 	if c == nil || c.Recommended == nil || *c.Recommended != most || c.Trials[0].Number != most || c.Verdict != "better" {
 		t.Fatalf("confirmation %+v, want trial %d recommended", c, most)
 	}
-	if ch := c.Trials[0].VsBaseline[0]; ch == nil || ch.Low == nil || abs(ch.Percent-(float64(seqs)/20-1)*100) > 1e-6 || *ch.High-*ch.Low > 1e-6 {
+	if ch := c.Trials[0].VsBaseline[0]; ch == nil || ch.Low == nil || math.Abs(ch.Percent-(float64(seqs)/20-1)*100) > 1e-6 || *ch.High-*ch.Low > 1e-6 {
 		t.Errorf("change from the baseline: %+v, want exactly %g %%", ch, (float64(seqs)/20-1)*100)
 	}
 	var text strings.Builder
@@ -133,11 +134,4 @@ parameters:
 	if got := study.AttrConfirmPrefix; got != "confirm_run_" {
 		t.Errorf("attribute prefix %q", got)
 	}
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }

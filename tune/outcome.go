@@ -89,11 +89,18 @@ func outcome(cfg *config.Study, res *trial.Result, constraints []float64) (study
 func runValues(cfg *config.Study, runs []map[string]float64) []map[string]float64 {
 	out := make([]map[string]float64, len(runs))
 	for i, r := range runs {
-		out[i] = map[string]float64{}
-		for _, k := range cfg.MeasuredKeys() {
-			if v, ok := r[k]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-				out[i][k] = v
-			}
+		out[i] = measured(cfg, r)
+	}
+	return out
+}
+
+// measured is what a run measured of the objectives and SLOs, the values
+// JSON can hold (what is stored of a repeat or a confirmation run).
+func measured(cfg *config.Study, metrics map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for _, k := range cfg.MeasuredKeys() {
+		if v, ok := metrics[k]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[k] = v
 		}
 	}
 	return out

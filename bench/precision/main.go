@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strconv"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sim"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 )
 
 func main() {
@@ -110,17 +110,7 @@ func completedOnly(s *bench.Summary, seconds float64) float64 {
 	return float64(tokens) / seconds
 }
 
-func cov(xs []float64) float64 {
-	mean, ss := 0.0, 0.0
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	return math.Sqrt(ss/float64(len(xs)-1)) / mean
-}
+func cov(xs []float64) float64 { return stats.StdDev(xs) / stats.Mean(xs) }
 
 func list(xs []float64) string {
 	out := ""

@@ -87,7 +87,7 @@ func (c *bestCmd) config(g *globals) (*config.Study, error) {
 		return nil, &exitError{code: exitUsage, err: errors.New("give --study NAME or --config FILE")}
 	case path == "":
 		path = savedConfig(c.Study)
-		if _, err := os.Stat(path); err != nil {
+		if !exists(path) {
 			return nil, fmt.Errorf("study %s: no config saved at %s (run from the directory the study ran in, or give --config FILE)", c.Study, path)
 		}
 	}
@@ -99,9 +99,9 @@ func (c *bestCmd) config(g *globals) (*config.Study, error) {
 // for <prefix>_<n>, beside its prefix's studies, which share a directory.
 func savedConfig(name string) string {
 	path := filepath.Join(tune.StudiesDir, name, "study_config.yaml")
-	if _, err := os.Stat(path); err != nil {
+	if !exists(path) {
 		if m := numbered.FindStringSubmatch(name); m != nil {
-			if alt := filepath.Join(tune.StudiesDir, m[1], "study_config.yaml"); fileExists(alt) {
+			if alt := filepath.Join(tune.StudiesDir, m[1], "study_config.yaml"); exists(alt) {
 				return alt
 			}
 		}
@@ -111,7 +111,7 @@ func savedConfig(name string) string {
 
 var numbered = regexp.MustCompile(`^(.+)_[0-9]+$`)
 
-func fileExists(path string) bool {
+func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
@@ -126,21 +126,13 @@ func best(rep *report.Model) ([]answer, string) {
 		}
 		return []answer{{Trial: rep.Baseline.Number, Defaults: true, Params: map[string]any{}, Command: rep.BaselineCommand}}, why
 	}
-	byNumber := func(n int) *report.Confirmed {
-		for i, t := range rep.Confirmation.Trials {
-			if t.Number == n {
-				return &rep.Confirmation.Trials[i]
-			}
-		}
-		return nil
-	}
 	confirmed := func(t report.Confirmed) answer {
 		return answer{Trial: t.Number, Params: t.Params, Changed: t.Changed, Command: t.Command}
 	}
 	if c := rep.Confirmation; c != nil {
 		switch {
 		case c.Recommended != nil:
-			return []answer{confirmed(*byNumber(*c.Recommended))}, fmt.Sprintf("trial %d, recommended by the confirmation runs", *c.Recommended)
+			return []answer{confirmed(*c.Trial(*c.Recommended))}, fmt.Sprintf("trial %d, recommended by the confirmation runs", *c.Recommended)
 		case c.Verdict == "worse" && rep.Baseline != nil:
 			return defaults("vLLM's defaults beat the confirmed trials")
 		case c.Verdict == "indistinguishable" && rep.Baseline != nil:

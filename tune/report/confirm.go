@@ -238,6 +238,16 @@ func confirmation(trials []study.Trial, base *study.Trial, o Options) *Confirmat
 	return out
 }
 
+// Trial is confirmed trial n (nil if not confirmed).
+func (c *Confirmation) Trial(n int) *Confirmed {
+	for i := range c.Trials {
+		if c.Trials[i].Number == n {
+			return &c.Trials[i]
+		}
+	}
+	return nil
+}
+
 // verdict on the confirmed trials against the baseline. One objective:
 // the best's, better or worse when its interval excludes no change, else
 // indistinguishable. Several: better when a trial is surely better in one
@@ -334,7 +344,7 @@ func (c *Confirmation) text(w io.Writer, m *Model) {
 	}
 	fmt.Fprintf(w, "Confirmed: %s started again, %d runs each in rounds (95 %% intervals from the rounds' paired differences):\n", who, runsEach)
 	if b := c.Baseline; b != nil {
-		fmt.Fprintf(w, "  baseline (trial %d): %s%s\n", b.Number, means(b.Mean), runErrors(*b))
+		fmt.Fprintf(w, "  baseline (trial %d): %s%s\n", b.Number, values(b.Mean, nil, nil), runErrors(*b))
 	} else {
 		fmt.Fprintln(w, "  baseline: not measured; no comparison with vLLM's defaults")
 	}
@@ -379,12 +389,7 @@ func (c *Confirmation) text(w io.Writer, m *Model) {
 			fmt.Fprintf(w, "    %s\n", m.BaselineCommand)
 		}
 	case c.Recommended != nil:
-		pick := best
-		for _, t := range c.Trials {
-			if t.Number == *c.Recommended {
-				pick = t
-			}
-		}
+		pick := *c.Trial(*c.Recommended)
 		head := fmt.Sprintf("Recommended: trial %d", pick.Number)
 		if pick.VsBaseline != nil {
 			head += ": " + changeText(pick.VsBaseline[0], m.Objectives[0].Key, "vLLM's defaults")
@@ -404,14 +409,6 @@ func (c *Confirmation) text(w io.Writer, m *Model) {
 			fmt.Fprintf(w, "    %s\n", m.BaselineCommand)
 		}
 	}
-}
-
-func means(vs numbers) string {
-	parts := make([]string, len(vs))
-	for i, v := range vs {
-		parts[i] = number(v)
-	}
-	return strings.Join(parts, ", ")
 }
 
 func runErrors(c Confirmed) string {

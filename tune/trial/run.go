@@ -172,7 +172,7 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 	}()
 	t1 := time.Now()
 	defer func() { res.Bench = time.Since(t1) }()
-	m := &measurer{s: s, base: base, start: res.Start}
+	m := &measurer{s: s, base: base, start: res.Start, tail: p.Tail}
 	repeats := max(s.Repeats, 1)
 	for i := range repeats {
 		metrics, f := m.once(bctx, i, repeats)
@@ -183,9 +183,6 @@ func Run(ctx context.Context, s Spec) (*Result, error) {
 		if f != nil {
 			if ctx.Err() != nil {
 				return res, context.Cause(ctx)
-			}
-			if f.Tail == "" && f.Class == BenchmarkFailed && len(s.BenchCommand) == 0 && s.External == nil {
-				f.Tail = p.Tail()
 			}
 			res.Failure = f
 			return res, nil
@@ -205,6 +202,7 @@ type measurer struct {
 	s       Spec
 	base    string
 	start   time.Time
+	tail    func() string // the server's last output, quoted by a failure
 	step    int
 	stopped bool // the observer stopped the last run
 }
@@ -232,7 +230,7 @@ func (m *measurer) once(ctx context.Context, i, n int) (map[string]float64, *Fai
 	s.Observe.tell(Event{Phase: phase, Elapsed: time.Since(m.start)})
 	sum, err := bench.Run(ctx, b)
 	if err != nil {
-		return nil, &Failure{Class: BenchmarkFailed, Message: err.Error()}
+		return nil, &Failure{Class: BenchmarkFailed, Message: err.Error(), Tail: m.tail()}
 	}
 	writeBenchLog(filepath.Join(s.LogDir, "benchmark.log"), sum, i, n)
 	if sum.Requests == 0 {
@@ -240,7 +238,7 @@ func (m *measurer) once(ctx context.Context, i, n int) (map[string]float64, *Fai
 		if sum.FirstError != "" {
 			msg += ": " + sum.FirstError
 		}
-		return nil, &Failure{Class: BenchmarkFailed, Message: msg}
+		return nil, &Failure{Class: BenchmarkFailed, Message: msg, Tail: m.tail()}
 	}
 	m.stopped = sum.Stopped
 	return sum.Metrics, nil
