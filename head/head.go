@@ -113,6 +113,33 @@ func (h *Head) State() State { return h.state }
 // failure everything started is stopped again before Start returns.
 func Start(ctx context.Context, opts Options) (*Head, error) {
 	opts.defaults()
+	// Ray gives its raylet a fixed 30 s to register with the GCS and then
+	// gives up; on a loaded host (a CI runner, a busy head node) that is a
+	// matter of luck, and a second start with fresh ports usually succeeds.
+	// Our own readiness bound covers both attempts.
+	deadline := time.Now().Add(opts.ReadyTimeout)
+	for attempt := 1; ; attempt++ {
+		h, err := start(ctx, opts, time.Until(deadline))
+		if err == nil || attempt == maxStarts || !errors.Is(err, errRayletSlow) || ctx.Err() != nil || time.Until(deadline) < rayletWait {
+			return h, err
+		}
+		opts.Logger.Warn("Ray's raylet did not register with its GCS within Ray's fixed 30 s (is the host overloaded?); starting the head once more")
+	}
+}
+
+// maxStarts bounds the retries of a head whose raylet was too slow.
+const maxStarts = 2
+
+// rayletWait is how long Ray waits for its raylet; a retry needs at least as
+// much of our own deadline left to have a chance.
+const rayletWait = 30 * time.Second
+
+// errRayletSlow marks `ray start` giving up on its raylet: Ray's message
+// "The current node timed out during startup".
+var errRayletSlow = errors.New("ray's raylet did not register in time")
+
+func start(ctx context.Context, opts Options, readyTimeout time.Duration) (*Head, error) {
+	opts.ReadyTimeout = readyTimeout
 	if opts.StateDir == "" {
 		return nil, errors.New("start ray head: no state dir configured")
 	}
@@ -250,6 +277,9 @@ func (h *Head) waitReady(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		if h.p.Exited() {
+			if strings.Contains(h.p.Tail(), "timed out during startup") {
+				return fmt.Errorf("ray start exited before the head was ready (%w): %w", errRayletSlow, h.p.Err())
+			}
 			return fmt.Errorf("ray start exited before the head was ready: %w", h.p.Err())
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)

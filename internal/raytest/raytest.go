@@ -99,31 +99,43 @@ func StartForeignWith(t testing.TB, bin, root string, args []string, extraEnv ..
 	if err := os.MkdirAll(tempDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	argv := []string{filepath.Join(bin, "ray"), "start", "--head", "--block", "--disable-usage-stats",
-		"--port=" + strconv.Itoa(port), "--dashboard-host=127.0.0.1",
-		"--dashboard-port=" + strconv.Itoa(freePort(t)),
-		"--ray-client-server-port=" + strconv.Itoa(freePort(t)),
-		"--dashboard-agent-listen-port=" + strconv.Itoa(freePort(t)),
-		"--temp-dir=" + tempDir}
-	argv = append(argv, args...)
-	p, err := proc.Start(proc.Spec{Argv: argv, Env: Env(t, bin, extraEnv...), LogFile: filepath.Join(root, "foreign.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &Foreign{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), TempDir: tempDir, Proc: p}
-	t.Cleanup(func() {
-		f.Stop(t)
-		NoLeftovers(t, tempDir, p.PGID)
-	})
 	token := ""
 	for _, kv := range extraEnv {
 		if v, ok := strings.CutPrefix(kv, "RAY_AUTH_TOKEN="); ok {
 			token = v
 		}
 	}
-	waitNodes(t, p, f.Address, token, 1, "foreign head")
-	return f
+	// Ray gives its raylet a fixed 30 s to register and then exits; on a
+	// loaded runner a second start usually makes it (head.Start does the same).
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		argv := []string{filepath.Join(bin, "ray"), "start", "--head", "--block", "--disable-usage-stats",
+			"--port=" + strconv.Itoa(port), "--dashboard-host=127.0.0.1",
+			"--dashboard-port=" + strconv.Itoa(freePort(t)),
+			"--ray-client-server-port=" + strconv.Itoa(freePort(t)),
+			"--dashboard-agent-listen-port=" + strconv.Itoa(freePort(t)),
+			"--temp-dir=" + tempDir}
+		argv = append(argv, args...)
+		p, err := proc.Start(proc.Spec{Argv: argv, Env: Env(t, bin, extraEnv...), LogFile: filepath.Join(root, "foreign.log")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &Foreign{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), TempDir: tempDir, Proc: p}
+		t.Cleanup(func() {
+			f.Stop(t)
+			NoLeftovers(t, tempDir, p.PGID)
+		})
+		err = waitNodes(p, f.Address, token, 1)
+		if err == nil {
+			return f
+		}
+		if attempt == 1 && p.Exited() && strings.Contains(p.Tail(), "timed out during startup") {
+			t.Logf("foreign head: Ray's raylet did not register within 30 s; starting it once more")
+			f.Stop(t)
+			continue
+		}
+		t.Fatalf("foreign head: %v", err)
+	}
 }
 
 // readyWait bounds a head's start. Generous: on a loaded 2-core machine
@@ -131,14 +143,13 @@ func StartForeignWith(t testing.TB, bin, root string, args []string, extraEnv ..
 // says so in its log, which the failure prints.
 const readyWait = 5 * time.Minute
 
-// waitNodes waits until the cluster at address lists n alive nodes, failing
-// the test if p (what should bring them up) exits first.
-func waitNodes(t testing.TB, p *proc.Process, address, token string, n int, what string) {
-	t.Helper()
+// waitNodes waits until the cluster at address lists n alive nodes; p
+// (what should bring them up) exiting first is an error with its output.
+func waitNodes(p *proc.Process, address, token string, n int) error {
 	deadline := time.Now().Add(readyWait)
 	for {
 		if p.Exited() {
-			t.Fatalf("%s exited: %v", what, p.Err())
+			return fmt.Errorf("exited: %w", p.Err())
 		}
 		if c, err := gcs.Dial(context.Background(), address, gcs.Options{Token: token, ProbeTimeout: time.Second}); err == nil {
 			nodes, err := c.Nodes(context.Background())
@@ -150,11 +161,11 @@ func waitNodes(t testing.TB, p *proc.Process, address, token string, n int, what
 				}
 			}
 			if err == nil && alive >= n {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %v:\n%s", what, readyWait, p.Tail())
+			return fmt.Errorf("not ready after %v:\n%s", readyWait, p.Tail())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -176,7 +187,9 @@ func (f *Foreign) StartWorker(t testing.TB, bin string, args ...string) *proc.Pr
 		p.Stop(ctx, 10*time.Second)
 		NoLeftovers(t, "", p.PGID)
 	})
-	waitNodes(t, p, f.Address, "", 2, "worker node")
+	if err := waitNodes(p, f.Address, "", 2); err != nil {
+		t.Fatalf("worker node: %v", err)
+	}
 	return p
 }
 
