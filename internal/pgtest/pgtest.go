@@ -1,6 +1,6 @@
 // Package pgtest starts a private PostgreSQL server (Debian's package) for
 // tests: its own data dir, a free port on 127.0.0.1, stopped at the end of
-// the test. Without the binaries the test fails (CI installs them); under
+// the test. Without the binaries the test fails (make test installs them); under
 // -short it is skipped.
 package pgtest
 
@@ -22,11 +22,18 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 )
 
-// BinDir finds the newest /usr/lib/postgresql/<v>/bin.
+// BinDir is ATV_PG_BIN (make test sets it after installing the package),
+// else the newest /usr/lib/postgresql/<v>/bin.
 func BinDir() (string, error) {
+	if dir := os.Getenv("ATV_PG_BIN"); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "postgres")); err != nil {
+			return "", fmt.Errorf("ATV_PG_BIN=%s: %w", dir, err)
+		}
+		return dir, nil
+	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
 	if len(dirs) == 0 {
-		return "", fmt.Errorf("PostgreSQL is not installed: apt-get install postgresql (make test's CI script does)")
+		return "", fmt.Errorf("PostgreSQL is not installed: run make test (it installs Debian's postgresql) or apt-get install postgresql")
 	}
 	sort.Strings(dirs)
 	return filepath.Dir(dirs[len(dirs)-1]), nil
