@@ -21,9 +21,21 @@ type studyFlags struct {
 	Trials                 int    `help:"Number of trials to complete (overrides the config's n_trials)." placeholder:"N"`
 	MaxConcurrentTrials    int    `help:"Trials run at once (overrides the config's max_concurrent_trials)." name:"max-concurrent-trials" aliases:"max-concurrent" placeholder:"N"`
 	MaxConsecutiveFailures int    `help:"Stop after this many failed or infeasible trials in a row." default:"10"`
-	LogDir                 string `help:"Where trial logs go (<dir>/<study>/trial_<n>)." default:"logs" placeholder:"DIR"`
+	LogDir                 string `help:"Where trial logs go (<dir>/<study>/trial_<n>; default: the config's logging.file_path, else logs)." placeholder:"DIR"`
 	JSON                   bool   `help:"Print the final report as JSON." name:"json"`
 	NoConfirm              bool   `help:"Skip the confirmation phase (the best trials and the baseline measured again after the search; optimization.confirm)." name:"no-confirm"`
+}
+
+// logDir is where trials log: --log-dir, else the Python tool's
+// logging.file_path, else ./logs.
+func logDir(flag string, cfg *config.Study) string {
+	switch {
+	case flag != "":
+		return flag
+	case cfg.Logging.FilePath != "":
+		return cfg.Logging.FilePath
+	}
+	return "logs"
 }
 
 // loadStudy reads and validates the config, printing problems.
@@ -115,7 +127,7 @@ func (r *studyRun) run(ctx context.Context, g *globals, ray *rayb.Backend) error
 	}()
 	runErr := tune.Run(ctx, tune.RunOptions{
 		Config: cfg, Study: opened.Study, Backend: backend, Concurrency: conc,
-		MaxConsecutiveFailures: r.flags.MaxConsecutiveFailures, LogDir: r.flags.LogDir, BaseEnv: g.io.Environ, Remote: ray != nil, Logger: g.log,
+		MaxConsecutiveFailures: r.flags.MaxConsecutiveFailures, LogDir: logDir(r.flags.LogDir, cfg), BaseEnv: g.io.Environ, Remote: ray != nil, Logger: g.log,
 	})
 	trials, err := opened.Study.Trials(context.WithoutCancel(ctx))
 	if err != nil {

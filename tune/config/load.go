@@ -418,8 +418,11 @@ func (d *dec) server(n *yaml.Node, field string, s *Study) {
 func (d *dec) logging(n *yaml.Node, field string, s *Study) {
 	s.Logging.LogLevel = "INFO"
 	d.mapping(n, field, map[string]handler{
-		"file_path":    func(_, v *yaml.Node, f string) { s.Logging.FilePath, _ = d.str(v, f) },
-		"database_url": func(_, v *yaml.Node, f string) { s.Logging.DatabaseURL, _ = d.str(v, f) },
+		"file_path": func(_, v *yaml.Node, f string) { s.Logging.FilePath, _ = d.str(v, f) },
+		"database_url": func(k, v *yaml.Node, f string) {
+			s.Logging.DatabaseURL, _ = d.str(v, f)
+			d.warn(k, f, "ignored: trial logs are files under logging.file_path (or --log-dir); read them with `auto-tune-vllm logs`")
+		},
 		"log_level": func(_, v *yaml.Node, f string) {
 			s.Logging.LogLevel, _ = d.oneOf(v, f, "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 		},
