@@ -133,6 +133,8 @@ func best(rep *report.Model) ([]answer, string) {
 		switch {
 		case c.Recommended != nil:
 			return []answer{confirmed(*c.Trial(*c.Recommended))}, fmt.Sprintf("trial %d, recommended by the confirmation runs", *c.Recommended)
+		case c.Verdict == "slo_missed" && rep.Baseline != nil:
+			return defaults("every confirmed trial missed an SLO over its confirmation runs")
 		case c.Verdict == "worse" && rep.Baseline != nil:
 			return defaults("vLLM's defaults beat the confirmed trials")
 		case c.Verdict == "indistinguishable" && rep.Baseline != nil:

@@ -181,6 +181,9 @@ func reportOptions(cfg *config.Study, name, self string) report.Options {
 		objs[i] = report.Objective{Key: o.Key(), Maximize: o.Direction == "maximize"}
 	}
 	o := report.Options{Study: name, Objectives: objs, Concurrency: cfg.Benchmark.Rate, Defaults: map[string]any{}}
+	for _, slo := range cfg.SLOs {
+		o.SLOs = append(o.SLOs, report.Limit{Key: slo.Key(), Max: slo.Max, Min: slo.Min, Name: slo.String()})
+	}
 	o.Command = func(params map[string]any) []string {
 		argv := tune.Command(cfg, params)
 		trial.Self(argv, self) // left in the config for the nodes of a Ray cluster

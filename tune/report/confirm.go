@@ -22,13 +22,17 @@ type Confirmation struct {
 	Trials []Confirmed `json:"trials"`
 	// Unmeasured: trials whose every confirmation run failed.
 	Unmeasured []Confirmed `json:"unmeasured,omitempty"`
+	// MissedSLO: trials that met the SLOs in the search but miss one on
+	// average over their confirmation runs; never recommended.
+	MissedSLO []Confirmed `json:"missed_slo,omitempty"`
 	// Recommended is the trial to use (one objective); nil when the
 	// defaults are as good, or for several objectives.
 	Recommended *int `json:"recommended"`
 	// Verdict against vLLM's defaults: better (the best confirmed trial,
 	// or for several objectives any, is surely better in an objective),
-	// worse, indistinguishable, no_baseline, or unmeasured (every
-	// confirmation run failed).
+	// worse, indistinguishable, no_baseline, unmeasured (every
+	// confirmation run failed), or slo_missed (every measured trial missed
+	// an SLO in its confirmation runs).
 	Verdict string `json:"verdict"`
 	// Why the recommendation is not simply the best mean, if it is not.
 	Note string `json:"note,omitempty"`
@@ -48,7 +52,9 @@ type Confirmed struct {
 	// VsBaseline is the change from the baseline per objective, from the
 	// runs of the same round; nil without a measured baseline.
 	VsBaseline []*Change `json:"vs_baseline,omitempty"`
-	runs       map[int]run
+	// Misses: the SLOs its confirmation runs' mean misses.
+	Misses []string `json:"slo_misses,omitempty"`
+	runs   map[int]run
 }
 
 // Change is a value's relative change from a reference, in percent
@@ -162,6 +168,17 @@ func confirmed(t study.Trial, o Options) (Confirmed, bool) {
 		}
 		c.Mean[i] = stats.Mean(xs)
 	}
+	for _, l := range o.SLOs {
+		var xs []float64
+		for _, r := range rs {
+			if v, ok := r.values[l.Key]; ok {
+				xs = append(xs, v)
+			}
+		}
+		if m := l.miss(stats.Mean(xs), len(xs) > 0); m != "" && c.Runs > 0 {
+			c.Misses = append(c.Misses, m)
+		}
+	}
 	if t.Kind() == study.Search {
 		e := entry(t, o, nil)
 		c.Params, c.Changed, c.Command = e.Params, e.Changed, e.Command
@@ -179,16 +196,22 @@ func confirmation(trials []study.Trial, base *study.Trial, o Options) *Confirmat
 		}
 		c, ok := confirmed(t, o)
 		switch {
+		case ok && len(c.Misses) > 0:
+			out.MissedSLO = append(out.MissedSLO, c)
 		case ok && c.Runs > 0:
 			out.Trials = append(out.Trials, c)
 		case ok:
 			out.Unmeasured = append(out.Unmeasured, c)
 		}
 	}
-	if len(out.Trials) == 0 && len(out.Unmeasured) == 0 {
+	if len(out.Trials) == 0 && len(out.Unmeasured) == 0 && len(out.MissedSLO) == 0 {
 		return nil
 	}
-	if len(out.Trials) == 0 {
+	switch {
+	case len(out.Trials) == 0 && len(out.MissedSLO) > 0:
+		out.Verdict = "slo_missed"
+		return out
+	case len(out.Trials) == 0:
 		out.Verdict = "unmeasured"
 		return out
 	}
@@ -330,7 +353,7 @@ func (c *Confirmation) recommend(obj Objective) {
 
 // text writes the confirmation for people.
 func (c *Confirmation) text(w io.Writer, m *Model) {
-	all := append(append([]Confirmed{}, c.Trials...), c.Unmeasured...)
+	all := append(append(append([]Confirmed{}, c.Trials...), c.MissedSLO...), c.Unmeasured...)
 	runsEach := 0
 	for _, t := range all {
 		runsEach = max(runsEach, t.Runs+len(t.Errors))
@@ -358,8 +381,18 @@ func (c *Confirmation) text(w io.Writer, m *Model) {
 		}
 		fmt.Fprintf(w, "  trial %d: %s%s\n", t.Number, strings.Join(parts, "; "), runErrors(t))
 	}
+	for _, t := range c.MissedSLO {
+		fmt.Fprintf(w, "  trial %d: misses %s over its confirmation runs: not recommended%s\n", t.Number, strings.Join(t.Misses, "; "), runErrors(t))
+	}
 	for _, t := range c.Unmeasured {
 		fmt.Fprintf(w, "  trial %d: every confirmation run failed (%s)\n", t.Number, t.Errors[0])
+	}
+	if c.Verdict == "slo_missed" {
+		fmt.Fprintln(w, "Every confirmed trial missed an SLO on average over its confirmation runs: keep vLLM's defaults, or relax the SLO.")
+		if m.BaselineCommand != "" {
+			fmt.Fprintf(w, "    %s\n", m.BaselineCommand)
+		}
+		return
 	}
 	if len(c.Trials) == 0 {
 		fmt.Fprintln(w, "No confirmed figure: every confirmation run failed; see the logs under confirm_<round>.")

@@ -32,6 +32,17 @@ func confirmedRuns(t study.Trial, key string, vs ...float64) study.Trial {
 	return t
 }
 
+// alsoMeasured adds key's value of each round to t's confirmation runs.
+func alsoMeasured(t study.Trial, key string, vs ...float64) study.Trial {
+	for i, v := range vs {
+		rec := t.UserAttrs[study.AttrConfirmPrefix+strconv.Itoa(i+1)].(map[string]any)
+		if vals, ok := rec["values"].(map[string]any); ok {
+			vals[key] = v
+		}
+	}
+	return t
+}
+
 // withFlags gives a trial n sampled flags, none at a default.
 func withFlags(t study.Trial, n int) study.Trial {
 	t.Params, t.Dists = map[string]float64{}, map[string]space.Distribution{}
@@ -45,11 +56,13 @@ func withFlags(t study.Trial, n int) study.Trial {
 
 func TestConfirmation(t *testing.T) {
 	tp := throughput.Key
+	ttft, ttftMax := "time_to_first_token_ms_p95", 1000.0
 	nan := func() float64 { var z float64; return z / z }()
 	tests := []struct {
 		name        string
 		trials      []study.Trial
 		objs        []Objective
+		slos        []Limit
 		recommended int // -1: none
 		verdict     string
 		text        []string // substrings of the text report
@@ -130,6 +143,28 @@ func TestConfirmation(t *testing.T) {
 			text: []string{"Confirmed: 2 trials and the baseline started again, 3 runs each", "trial 2: every confirmation run failed (run 1: server_crash"},
 		},
 		{
+			name: "the best misses an SLO over its confirmation runs: the next one is recommended",
+			trials: []study.Trial{
+				alsoMeasured(confirmedRuns(base(0, 100), tp, 100, 110, 90), ttft, 500, 520, 480),
+				alsoMeasured(confirmedRuns(search(1, 130), tp, 120, 133, 108), ttft, 900, 1100, 1150),
+				alsoMeasured(confirmedRuns(search(2, 125), tp, 115, 127, 104), ttft, 700, 720, 710),
+			},
+			slos:        []Limit{{Key: ttft, Max: &ttftMax, Name: "p95 ttft ≤ 1000"}},
+			recommended: 2, verdict: "better",
+			text: []string{"trial 1: misses p95 ttft ≤ 1000: 1050 on average over its confirmation runs: not recommended", "Recommended: trial 2: 15.3 % higher"},
+		},
+		{
+			name: "every confirmed trial misses an SLO: keep the defaults",
+			trials: []study.Trial{
+				alsoMeasured(confirmedRuns(base(0, 100), tp, 100, 110, 90), ttft, 500, 520, 480),
+				alsoMeasured(confirmedRuns(search(1, 130), tp, 120, 133, 108), ttft, 900, 1100, 1150),
+				confirmedRuns(search(2, 125), tp, 115, 127, 104),
+			},
+			slos:        []Limit{{Key: ttft, Max: &ttftMax, Name: "p95 ttft ≤ 1000"}},
+			recommended: -1, verdict: "slo_missed",
+			text: []string{"trial 2: misses p95 ttft ≤ 1000: not measured", "Every confirmed trial missed an SLO on average over its confirmation runs: keep vLLM's defaults, or relax the SLO.", "vllm serve base"},
+		},
+		{
 			name: "no baseline runs: ranked, not compared",
 			trials: []study.Trial{
 				base(0, 100),
@@ -146,7 +181,7 @@ func TestConfirmation(t *testing.T) {
 			if objs == nil {
 				objs = []Objective{throughput}
 			}
-			m := Build(tt.trials, Options{Study: "s", Objectives: objs, BaselineCommand: []string{"vllm", "serve", "base"},
+			m := Build(tt.trials, Options{Study: "s", Objectives: objs, SLOs: tt.slos, BaselineCommand: []string{"vllm", "serve", "base"},
 				Command: func(p map[string]any) []string { return []string{"vllm", "serve", strconv.Itoa(len(p))} }})
 			c := m.Confirmation
 			if c == nil {

@@ -38,6 +38,27 @@ type Options struct {
 	// Concurrency is the load the search trials ran at: of several baselines
 	// (one per concurrency level), the one measured at it is the reference.
 	Concurrency int
+	// SLOs are the limits a trial must meet; a confirmed trial whose mean
+	// over its confirmation runs misses one is not recommended.
+	SLOs []Limit
+}
+
+// Limit is an SLO: a stored metric's bounds.
+type Limit struct {
+	Key      string
+	Max, Min *float64
+	Name     string // as people read it: "p95 time_to_first_token_ms ≤ 1000"
+}
+
+// miss says how v misses the limit ("" when it meets it).
+func (l Limit) miss(v float64, measured bool) string {
+	switch {
+	case !measured:
+		return fmt.Sprintf("%s: not measured", l.Name)
+	case l.Max != nil && v > *l.Max, l.Min != nil && v < *l.Min:
+		return fmt.Sprintf("%s: %s on average", l.Name, number(v))
+	}
+	return ""
 }
 
 // Entry is one reported trial.
