@@ -151,16 +151,24 @@ func checkValue(d space.Distribution, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Errorf("value %v is not a finite number", v)
 	}
+	// Distributions built by hand rather than by the space constructors
+	// could make the grid divide by zero or take the log of nothing.
 	switch d := d.(type) {
 	case *space.Categorical:
 		if v != math.Trunc(v) || v < 0 || int(v) >= len(d.Choices) {
 			return fmt.Errorf("%v is not a choice index of %s", v, d)
 		}
 	case *space.Float:
+		if !(d.Step >= 0 && d.High >= d.Low) || (d.Log && d.Low <= 0) {
+			return fmt.Errorf("invalid distribution %s", d)
+		}
 		if d.Log && v <= 0 {
 			return fmt.Errorf("%v is not positive, in %s", v, d)
 		}
 	case *space.Int:
+		if d.Step < 1 || d.High < d.Low || (d.Log && d.Low < 1) {
+			return fmt.Errorf("invalid distribution %s (step %d)", d, d.Step)
+		}
 		if d.Log && v <= 0 {
 			return fmt.Errorf("%v is not positive, in %s", v, d)
 		}

@@ -198,6 +198,8 @@ func TestEvaluateErrors(t *testing.T) {
 		{"choice out of range", bad("c", 3, abc), Options{}, "not a choice index"},
 		{"fractional choice", bad("c", 0.5, abc), Options{}, "not a choice index"},
 		{"log of zero", bad("p", 0, posLog), Options{}, "not positive"},
+		{"int without step", bad("s", 1, &space.Int{Low: 0, High: 4}), Options{}, "invalid distribution"},
+		{"float above its high", bad("s", 1, &space.Float{Low: 2, High: 1}), Options{}, "invalid distribution"},
 		{"target above region", basic(), Options{TargetQuantile: 0.6, RegionQuantile: 0.5}, "quantiles"},
 		{"region above 1", basic(), Options{RegionQuantile: 1.5}, "quantiles"},
 		{"negative target", basic(), Options{TargetQuantile: -0.1}, "quantiles"},
