@@ -69,7 +69,7 @@ var rows = []struct {
 	{"bench", 5}, // the benchmark programs sit beside the CLI
 	{"tune/report", 4}, {"tune/backend", 4},
 	{"tune/study", 3}, {"tune/trial", 3}, {"tune/config", 3}, {"head", 3},
-	{"tune/sampler", 2}, {"tune/bench", 2}, {"gcs", 2}, {"gpu", 2},
+	{"tune/sampler", 2}, {"tune/importance", 2}, {"tune/bench", 2}, {"gcs", 2}, {"gpu", 2},
 	{"tune/space", 1}, {"tune/metric", 1}, {"tune/stats", 1}, {"tune/sim", 1}, {"internal/proc", 1}, {"third_party", 1},
 	{"tune", 4},
 }
@@ -90,6 +90,7 @@ var never = []struct {
 }{
 	{[]string{"gcs", "head", "gpu", "internal/proc"}, []string{"tune", "cmd"}, "they know nothing of tuning, so `ray doctor` works without a study"},
 	{[]string{"tune/sampler"}, []string{"tune/study", "tune/trial", "tune/bench"}, "samplers are pure: history in, parameters out"},
+	{[]string{"tune/importance"}, []string{"tune/study", "tune/trial", "tune/bench", "tune/config"}, "importance is pure: trials in, importances out"},
 	{[]string{"tune/bench"}, []string{"tune/study", "tune/sampler", "tune/trial", "tune/config"}, "the load generator takes its own options"},
 	{[]string{"tune/trial"}, []string{"tune/config", "tune/study"}, "tune turns the config into a trial.Spec"},
 	{[]string{"tune/study"}, []string{"tune/backend", "tune/trial", "tune/bench", "internal/proc"}, "the study stores values and states, never servers"},
@@ -116,8 +117,8 @@ func TestLayering(t *testing.T) {
 				switch {
 				case imp == "os/exec" && !under(from, "internal/proc") && !under(from, "cmd") && !under(from, "bench"):
 					t.Errorf("%s imports os/exec: only internal/proc starts processes", from)
-				case impure[imp] && (under(from, "tune/space") || under(from, "tune/sampler") || under(from, "tune/metric")):
-					t.Errorf("%s imports %s: the search space, samplers and metric names do no I/O and read no clock", from, imp)
+				case impure[imp] && (under(from, "tune/space") || under(from, "tune/sampler") || under(from, "tune/importance") || under(from, "tune/metric")):
+					t.Errorf("%s imports %s: the search space, samplers, importance and metric names do no I/O and read no clock", from, imp)
 				}
 				continue
 			}
