@@ -18,7 +18,7 @@ import (
 // left alone. Ray 2.60's agents catch SIGTERM once their raylet is gone and
 // can take tens of seconds to act on it, hence the SIGKILL. It returns how
 // many are gone and one error naming each process that is not.
-func killOrphans(ctx context.Context, ps []Process, grace time.Duration) (int, error) {
+func killOrphans(ctx context.Context, ps []Process, grace time.Duration, log *slog.Logger) (int, error) {
 	refs := make([]proc.Ref, len(ps))
 	for i, p := range ps {
 		refs[i] = proc.Ref{PID: p.PID, Start: p.Started}
@@ -33,6 +33,13 @@ func killOrphans(ctx context.Context, ps []Process, grace time.Duration) (int, e
 	}
 	signal(syscall.SIGTERM)
 	if !proc.WaitGone(ctx, refs, grace) {
+		var left []string
+		for i, r := range refs {
+			if proc.Alive(r.PID, r.Start) {
+				left = append(left, fmt.Sprintf("%d (%s)", r.PID, ps[i].Role))
+			}
+		}
+		log.Info("orphans still running after SIGTERM and the grace period; sending SIGKILL", "grace", grace, "pids", strings.Join(left, ", "))
 		signal(syscall.SIGKILL)
 		// SIGKILL cannot be caught; the wait only covers the kernel tearing
 		// the process down (a process stuck in the kernel shows up here).
@@ -146,7 +153,7 @@ func cleanOrphans(ctx context.Context, orphans []Process, opts CleanupOptions, l
 		return t, nil
 	}
 	log.Info("killing orphaned Ray processes", "count", len(ps))
-	killed, err := killOrphans(ctx, ps, opts.Grace)
+	killed, err := killOrphans(ctx, ps, opts.Grace, log)
 	t.Killed = killed
 	if err != nil {
 		t.Error = err.Error()
