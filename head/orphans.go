@@ -2,6 +2,7 @@ package head
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -24,10 +25,12 @@ func killOrphans(ctx context.Context, ps []Process, grace time.Duration, log *sl
 		refs[i] = proc.Ref{PID: p.PID, Start: p.Started}
 	}
 	failed := map[int]string{}
+	denied := false
 	signal := func(sig syscall.Signal) {
 		for _, r := range refs {
 			if err := proc.Kill(r.PID, r.Start, sig); err != nil {
 				failed[r.PID] = fmt.Sprintf("%v: %v", sig, err)
+				denied = denied || errors.Is(err, syscall.EPERM)
 			}
 		}
 	}
@@ -59,7 +62,11 @@ func killOrphans(ctx context.Context, ps []Process, grace time.Duration, log *sl
 		msgs = append(msgs, fmt.Sprintf("pid %d (%s): %s", r.PID, ps[i].Role, why))
 	}
 	if len(msgs) > 0 {
-		return gone, fmt.Errorf("%d of %d orphan(s) not killed: %s", len(msgs), len(ps), strings.Join(msgs, "; "))
+		hint := ""
+		if denied {
+			hint = " (run the cleanup as the user who owns them, or as root)"
+		}
+		return gone, fmt.Errorf("%d of %d orphan(s) not killed%s: %s", len(msgs), len(ps), hint, strings.Join(msgs, "; "))
 	}
 	return gone, nil
 }

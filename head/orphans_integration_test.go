@@ -95,7 +95,9 @@ func isAgent(p Process) bool { return p.Role == RoleDashboardAgent || p.Role == 
 // while, so the checks that need a process to stay put use the agents.
 func TestIntegrationCleanupOrphans(t *testing.T) {
 	bin := raytest.Bin(t)
-	healthy := raytest.StartForeign(t, bin, raytest.Root(t))
+	// No dashboard on the healthy head: a lighter start on a loaded host,
+	// and it still runs the same daemons and agents.
+	healthy := raytest.StartForeignWith(t, bin, raytest.Root(t), []string{"--include-dashboard=false"})
 	victim := raytest.StartForeign(t, bin, raytest.Root(t))
 	healthyAlive(t, healthy, "after starting the second head")
 	before := groupOf(t, healthy.Proc.PGID)

@@ -1,11 +1,14 @@
 package head
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/raytest"
 )
 
 // without drops the named processes (by kernel name) from a snapshot.
@@ -89,5 +92,39 @@ func TestPortNotesNone(t *testing.T) {
 	rep := assemble(cluster(1000, "/tmp/ray", "node-a", "6379"), nil, map[int][]int{1001: {6379}}, "atv")
 	if rep.PortNotes == nil || len(rep.PortNotes) != 0 {
 		t.Errorf("notes = %#v", rep.PortNotes)
+	}
+}
+
+// killOrphans takes a process that sits on SIGTERM down with SIGKILL, and
+// leaves alone a PID whose start time is not the one listed (a PID reused
+// since the snapshot).
+func TestKillOrphans(t *testing.T) {
+	t.Parallel()
+	start := func() *proc.Process {
+		p, err := proc.Start(proc.Spec{Argv: []string{"sh", "-c", `trap "" TERM; echo ready; while :; do sleep 1; done`}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			p.Stop(context.Background(), time.Second)
+			raytest.NoLeftovers(t, "", p.PGID)
+		})
+		for !strings.Contains(p.Tail(), "ready") && !p.Exited() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return p
+	}
+	stubborn, reused := start(), start()
+	ps := []Process{
+		{PID: stubborn.PID, Role: RoleDashboardAgent, Started: stubborn.StartTime},
+		{PID: reused.PID, Role: RoleRuntimeEnvAgent, Started: reused.StartTime.Add(-time.Hour)},
+	}
+	gone, err := killOrphans(context.Background(), ps, 100*time.Millisecond, slog.New(slog.DiscardHandler))
+	if err != nil || gone != 2 {
+		t.Errorf("killOrphans: %d gone, %v; want 2 (one killed, one no longer there as listed)", gone, err)
+	}
+	<-stubborn.Done()
+	if reused.Exited() {
+		t.Error("the process behind a reused PID was killed")
 	}
 }
