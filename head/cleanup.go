@@ -60,8 +60,10 @@ type CleanupResult struct {
 }
 
 // Cleanup kills exactly the processes of the selected clusters and, for heads
-// we started, removes their temp dir and state file. With nothing to do it
-// succeeds; failures of single targets are collected into one error.
+// we started, removes their temp dir and state file; with Orphans, it kills
+// the orphans of the same Doctor report, so the two never disagree. With
+// nothing to do it succeeds; failures of single targets are collected into
+// one error.
 func Cleanup(ctx context.Context, opts CleanupOptions) (*CleanupResult, error) {
 	if opts.Session == "" && !opts.Stale && !opts.Orphans {
 		return nil, errors.New("cleanup: give --session ID, --stale or --orphans")
