@@ -23,21 +23,30 @@ type CleanupOptions struct {
 	// the ID of a head we started.
 	Session string
 	// Stale selects every head we started whose owner process is gone.
-	Stale  bool
-	DryRun bool
+	Stale bool
+	// Orphans selects exactly the processes Doctor lists as orphans: Ray
+	// processes that belong to no cluster found on this host.
+	Orphans bool
+	DryRun  bool
 	// Grace is how long processes get after SIGTERM (default 10 s).
 	Grace   time.Duration
 	Token   string
 	Program string
 	Logger  *slog.Logger
+
+	// only, if set, narrows the orphans to those it accepts: tests share the
+	// host with other tests' orphans and must leave those alone.
+	only func(Process) bool
 }
 
 // CleanupTarget is one cluster or record that Cleanup handled.
 type CleanupTarget struct {
-	Session    string    `json:"session"`
-	HeadID     string    `json:"head_id,omitempty"`
-	TempDir    string    `json:"temp_dir,omitempty"`
-	Ours       bool      `json:"ours"`
+	Session string `json:"session"`
+	HeadID  string `json:"head_id,omitempty"`
+	TempDir string `json:"temp_dir,omitempty"`
+	Ours    bool   `json:"ours"`
+	// Orphans marks the target that holds the orphans (it has no session).
+	Orphans    bool      `json:"orphans,omitempty"`
 	Processes  []Process `json:"processes"`
 	Killed     int       `json:"killed"`
 	RemovedDir bool      `json:"removed_temp_dir"`
@@ -51,11 +60,13 @@ type CleanupResult struct {
 }
 
 // Cleanup kills exactly the processes of the selected clusters and, for heads
-// we started, removes their temp dir and state file. With nothing to do it
-// succeeds; failures of single targets are collected into one error.
+// we started, removes their temp dir and state file; with Orphans, it kills
+// the orphans of the same Doctor report, so the two never disagree. With
+// nothing to do it succeeds; failures of single targets are collected into
+// one error.
 func Cleanup(ctx context.Context, opts CleanupOptions) (*CleanupResult, error) {
-	if opts.Session == "" && !opts.Stale {
-		return nil, errors.New("cleanup: give --session ID or --stale")
+	if opts.Session == "" && !opts.Stale && !opts.Orphans {
+		return nil, errors.New("cleanup: give --session ID, --stale or --orphans")
 	}
 	if opts.Grace <= 0 {
 		opts.Grace = 10 * time.Second
@@ -125,6 +136,14 @@ func Cleanup(ctx context.Context, opts CleanupOptions) (*CleanupResult, error) {
 			}
 		}
 		res.Targets = append(res.Targets, t)
+	}
+	if opts.Orphans {
+		if t, err := cleanOrphans(ctx, rep.Orphans, opts, log); t != nil {
+			res.Targets = append(res.Targets, *t)
+			if err != nil {
+				errs = append(errs, "orphans: "+err.Error())
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return res, fmt.Errorf("cleanup: %s", strings.Join(errs, "; "))

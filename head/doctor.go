@@ -55,6 +55,8 @@ type Report struct {
 	Orphans []Process `json:"orphans"`
 	// StaleRecords are state files of heads we started with no process left.
 	StaleRecords []StaleRecord `json:"stale_records"`
+	// PortNotes name leftovers that hold a port Ray uses by default.
+	PortNotes []PortNote `json:"port_notes"`
 }
 
 // StaleRecord is a state file with no live process behind it.
@@ -89,8 +91,17 @@ func Doctor(ctx context.Context, opts DoctorOptions) (*Report, error) {
 		return nil, err
 	}
 	states, stateErr := ReadStates(opts.StateDir)
+	// Without the socket table (unreadable /proc/net) the report still lists
+	// every process, only without ports and port notes.
 	ports, _ := proc.ListeningPorts(ctx)
+	rep := assemble(snap, states, ports, opts.Program)
+	probeAll(ctx, rep.Clusters, opts)
+	return rep, stateErr
+}
 
+// assemble is Doctor without the GCS probes: the report of one snapshot of
+// processes, state files and listening sockets.
+func assemble(snap []*proc.Info, states []*State, ports map[int][]int, program string) *Report {
 	clusters, orphans := group(snap)
 	rep := &Report{Clusters: []Cluster{}, Orphans: orphans, StaleRecords: []StaleRecord{}}
 	if rep.Orphans == nil {
@@ -114,18 +125,18 @@ func Doctor(ctx context.Context, opts DoctorOptions) (*Report, error) {
 				matched[st.ID] = true
 			}
 		}
-		c.Cleanup = opts.Program + " ray cleanup --session " + c.key()
+		c.Cleanup = program + " ray cleanup --session " + c.key()
 	}
 	for _, st := range states {
 		if !matched[st.ID] {
 			rep.StaleRecords = append(rep.StaleRecords, StaleRecord{
 				HeadID: st.ID, TempDir: st.TempDir, OwnerPID: st.OwnerPID, OwnerAlive: st.OwnerAlive(),
-				Cleanup: opts.Program + " ray cleanup --session " + st.ID,
+				Cleanup: program + " ray cleanup --session " + st.ID,
 			})
 		}
 	}
-	probeAll(ctx, rep.Clusters, opts)
-	return rep, stateErr
+	rep.PortNotes = portNotes(rep, program)
+	return rep
 }
 
 // key is the name `ray cleanup --session` takes for this cluster.

@@ -42,6 +42,10 @@ func classify(p *proc.Info) string {
 		return RoleDashboard
 	case strings.HasPrefix(cmd, "ray-dashboard-"):
 		return RoleDashboardModule
+	case strings.Contains(cmd, "multiprocessing.forkserver") && strings.Contains(cmd, "'ray.dashboard."):
+		// The dashboard's module forkserver: once the dashboard is gone it
+		// is reparented to init and only its preload list names Ray.
+		return RoleDashboardModule
 	case strings.Contains(cmd, "autoscaler/_private/monitor.py"):
 		return RoleMonitor
 	case strings.Contains(cmd, "log_monitor.py"):

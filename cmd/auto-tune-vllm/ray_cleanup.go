@@ -13,18 +13,19 @@ import (
 type rayCleanupCmd struct {
 	Session string        `help:"The cluster to clean: a Ray session name (as 'ray doctor' shows), session dir, temp dir, or the ID of a head we started." placeholder:"ID" xor:"what"`
 	Stale   bool          `help:"Clean every head we started whose owner process is gone." xor:"what"`
+	Orphans bool          `help:"Kill the Ray processes of no cluster that 'ray doctor' lists as orphans (e.g. agents left by a head killed by hand, holding Ray's default ports)." xor:"what"`
 	DryRun  bool          `help:"Only show what would be killed and removed."`
 	Grace   time.Duration `help:"Time processes get to exit after SIGTERM before SIGKILL." default:"10s"`
 	JSON    bool          `help:"Print JSON." name:"json"`
 }
 
 func (c *rayCleanupCmd) Run(ctx context.Context, g *globals) error {
-	if c.Session == "" && !c.Stale {
-		return &exitError{code: exitUsage, err: errors.New("ray cleanup: give --session ID (see 'auto-tune-vllm ray doctor') or --stale")}
+	if c.Session == "" && !c.Stale && !c.Orphans {
+		return &exitError{code: exitUsage, err: errors.New("ray cleanup: give --session ID (see 'auto-tune-vllm ray doctor'), --stale or --orphans")}
 	}
 	token, _ := gcs.LoadToken(g.io.Getenv, g.io.Home)
 	res, err := head.Cleanup(ctx, head.CleanupOptions{
-		StateDir: g.StateDir, Session: c.Session, Stale: c.Stale, DryRun: c.DryRun,
+		StateDir: g.StateDir, Session: c.Session, Stale: c.Stale, Orphans: c.Orphans, DryRun: c.DryRun,
 		Grace: c.Grace, Token: token.Value, Logger: g.log,
 	})
 	if res != nil {
@@ -50,12 +51,16 @@ func (c *rayCleanupCmd) print(g *globals, res *head.CleanupResult) {
 		verb = "Would clean"
 	}
 	for _, t := range res.Targets {
-		fmt.Fprintf(out, "%s %s (%d processes", verb, t.Session, len(t.Processes))
+		name := t.Session
+		if t.Orphans {
+			name = "orphans"
+		}
+		fmt.Fprintf(out, "%s %s (%d processes", verb, name, len(t.Processes))
 		if t.Ours && t.TempDir != "" {
 			fmt.Fprintf(out, ", temp dir %s", t.TempDir)
 		}
 		fmt.Fprintln(out, ")")
-		if res.DryRun {
+		if res.DryRun || t.Orphans {
 			procTable(out, t.Processes, "  ")
 		}
 		if t.Error != "" {

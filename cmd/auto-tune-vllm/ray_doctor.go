@@ -59,11 +59,18 @@ func (c *rayDoctorCmd) Run(ctx context.Context, g *globals) error {
 	if len(rep.Orphans) > 0 {
 		fmt.Fprintf(out, "\nOrphans (Ray processes of no cluster found): %d\n", len(rep.Orphans))
 		procTable(out, rep.Orphans, "  ")
+		fmt.Fprintln(out, "  clean up:    auto-tune-vllm ray cleanup --orphans")
 	}
 	if len(rep.StaleRecords) > 0 {
 		fmt.Fprintf(out, "\nRecords of heads we started with no process left: %d\n", len(rep.StaleRecords))
 		for _, r := range rep.StaleRecords {
 			fmt.Fprintf(out, "  %s  temp dir %s, owner pid %d  clean up: %s\n", r.HeadID, r.TempDir, r.OwnerPID, r.Cleanup)
+		}
+	}
+	if len(rep.PortNotes) > 0 {
+		fmt.Fprintf(out, "\nLeftovers on Ray's default ports: %d\n", len(rep.PortNotes))
+		for _, n := range rep.PortNotes {
+			fmt.Fprintf(out, "  %s\n", n.Message)
 		}
 	}
 	return nil

@@ -327,3 +327,25 @@ func TestStopSweepsEscapedDescendants(t *testing.T) {
 		t.Errorf("escaped descendant survived Stop: %d", left[0].PID)
 	}
 }
+
+func TestKillChecksStart(t *testing.T) {
+	t.Parallel()
+	p, err := Start(Spec{Argv: []string{"sleep", "60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(context.Background(), time.Second) })
+	if err := Kill(p.PID, p.StartTime.Add(-time.Hour), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if p.Exited() || !Alive(p.PID, p.StartTime) {
+		t.Fatal("a kill with another start time reached the process")
+	}
+	if err := Kill(p.PID, p.StartTime, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	if err := Kill(p.PID, p.StartTime, syscall.SIGKILL); err != nil {
+		t.Errorf("killing a process that is gone: %v", err)
+	}
+}

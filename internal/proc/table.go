@@ -12,6 +12,7 @@ import (
 
 	gnet "github.com/shirou/gopsutil/v4/net"
 	"github.com/shirou/gopsutil/v4/process"
+	"golang.org/x/sys/unix"
 )
 
 // Info is one process in a snapshot of the host's process table.
@@ -138,11 +139,30 @@ func Alive(pid int, start time.Time) bool {
 }
 
 // Kill signals pid only if it is still the process that started at start.
+//
+// The check and the signal go through a pidfd: once opened it names that one
+// process, so a PID that is freed and reused between the start-time check and
+// the signal cannot send the signal to the newcomer. Kernels without pidfds
+// (before 5.3) get the plain check-then-kill.
 func Kill(pid int, start time.Time, sig syscall.Signal) error {
+	if pid <= 0 {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		if !Alive(pid, start) {
+			return nil
+		}
+		return ignoreGone(syscall.Kill(pid, sig))
+	}
+	defer unix.Close(fd)
 	if !Alive(pid, start) {
 		return nil
 	}
-	return ignoreGone(syscall.Kill(pid, sig))
+	return ignoreGone(unix.PidfdSendSignal(fd, sig, nil, 0))
 }
 
 // Ref names one process by PID and start time.
