@@ -30,6 +30,7 @@ type cli struct {
 	Validate    validateCmd    `cmd:"" help:"Check a study config and print the resolved study."`
 	Best        bestCmd        `cmd:"" help:"Print a study's answer: the vllm serve line to run (or its flags as YAML, or JSON)."`
 	Studies     studiesCmd     `cmd:"" help:"List the studies of a storage with their trial counts and best values."`
+	Logs        logsCmd        `cmd:"" help:"Print a trial's logs (server, benchmark, Ray job), or follow them."`
 	DeleteStudy deleteStudyCmd `cmd:"" name:"delete-study" aliases:"clear-study" help:"Delete a study and all its trials."`
 	Simulate    simulateCmd    `cmd:"" help:"Run a simulated vLLM server (no GPU needed)."`
 	Bench       benchCmd       `cmd:"" help:"Load an OpenAI-compatible server as a trial does and print what it measures."`
