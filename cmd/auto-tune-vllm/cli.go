@@ -35,6 +35,7 @@ type cli struct {
 	Simulate    simulateCmd    `cmd:"" help:"Run a simulated vLLM server (no GPU needed)."`
 	Bench       benchCmd       `cmd:"" help:"Load an OpenAI-compatible server as a trial does and print what it measures."`
 	GPUs        gpusCmd        `cmd:"" name:"gpus" help:"List this machine's NVIDIA GPUs."`
+	CheckEnv    checkEnvCmd    `cmd:"" name:"check-env" help:"Check what trials need: vllm, guidellm, ray, python3, GPUs and the Ray cluster."`
 	Ray         rayCmd         `cmd:"" help:"Inspect and clean up Ray clusters."`
 	Trial       trialCmd       `cmd:"" help:"Run a single trial."`
 }
