@@ -317,3 +317,18 @@ func squeeze(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// best takes --json as every command that prints results does.
+func TestBestJSONFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	cfg := filepath.Join(dir, "study.yaml")
+	must(t, os.WriteFile(cfg, []byte("study:\n  name: b\n  storage_file: "+db+"\noptimization:\n  objective: {metric: output_tokens_per_second, direction: maximize}\nbenchmark: {model: m}\nparameters:\n  max_num_seqs: {min: 8, max: 512, step: 8}\n"), 0o644))
+	makeStudy(t, db, "b", []study.Direction{study.Maximize}, []trialSpec{{study.Complete, []float64{10}, nil}, {study.Complete, []float64{30}, nil}})
+	_, viaFormat, _ := runCLI(t, nil, "best", "--config", cfg, "--format", "json")
+	code, out, stderr := runCLI(t, nil, "best", "--config", cfg, "--json")
+	if code != 0 || out != viaFormat || !strings.Contains(out, `"trial": 1`) || !strings.Contains(out, "--max-num-seqs 16") {
+		t.Errorf("exit %d\n%s%s\nwant:\n%s", code, out, stderr, viaFormat)
+	}
+}
