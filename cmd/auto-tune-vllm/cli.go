@@ -37,6 +37,7 @@ type cli struct {
 	GPUs        gpusCmd        `cmd:"" name:"gpus" help:"List this machine's NVIDIA GPUs."`
 	CheckEnv    checkEnvCmd    `cmd:"" name:"check-env" help:"Check what trials need: vllm, guidellm, ray, python3, GPUs and the Ray cluster."`
 	Ray         rayCmd         `cmd:"" help:"Inspect and clean up Ray clusters."`
+	Completion  completionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 	Trial       trialCmd       `cmd:"" help:"Run a single trial."`
 }
 
