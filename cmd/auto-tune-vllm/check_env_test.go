@@ -108,8 +108,8 @@ func TestIntegrationCheckEnvAndJobLogs(t *testing.T) {
 			t.Errorf("logs --job %v: exit %d\n%s%s", args, code, out, stderr)
 		}
 	}
-	code, _, stderr = runCLI(t, env, "logs", "--study", "jobs", "--trial", "0", "--storage", db, "--job", "--ray-address", "127.0.0.1:1")
-	if code != exitFailure || !strings.Contains(stderr, "trial 0 of study jobs has no saved job log, and the Ray cluster to read it from") {
+	code, _, stderr = runCLI(t, env, "logs", "--study", "jobs", "--trial", "0", "--storage", db, "--job", "--ray-address", "127.0.0.1:1", "--log-dir", filepath.Join(root, "logs"))
+	if code != exitFailure || !strings.Contains(stderr, "no job.log in "+filepath.Join(root, "logs", "jobs", "trial_0")+", and no Ray cluster to read its job's log from") {
 		t.Errorf("no cluster: exit %d %s", code, stderr)
 	}
 }

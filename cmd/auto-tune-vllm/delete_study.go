@@ -12,9 +12,9 @@ import (
 )
 
 type deleteStudyCmd struct {
-	Study string `help:"Name of the study to delete." required:"" placeholder:"NAME"`
+	Study string `help:"Name of the study to delete." required:"" placeholder:"NAME" aliases:"study-name" short:"s"`
 	storageFlags
-	Yes bool `help:"Delete without asking (required when stdin is not a terminal)." short:"y"`
+	Yes bool `help:"Delete without asking (required when stdin is not a terminal)." short:"y" aliases:"force"`
 }
 
 func (c *deleteStudyCmd) Help() string {

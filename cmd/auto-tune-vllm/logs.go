@@ -15,14 +15,14 @@ import (
 )
 
 type logsCmd struct {
-	Study string `help:"Study name." required:"" placeholder:"NAME"`
+	Study string `help:"Study name." required:"" placeholder:"NAME" aliases:"study-name"`
 	Trial int    `help:"Trial number." required:"" placeholder:"N"`
 	storageFlags
 	Server     bool          `help:"Only the vLLM server's log." xor:"which"`
 	Benchmark  bool          `help:"Only the benchmark's log." xor:"which"`
 	Job        bool          `help:"Only the Ray job's driver log: the copy saved with the trial, else read from the cluster's Jobs API." xor:"which"`
 	Follow     bool          `help:"Keep printing what the logs gain, like tail -f, until the trial ends or Ctrl-C." short:"f"`
-	LogDir     string        `help:"The --log-dir the study ran with: where a trial not yet finished logs." default:"logs" placeholder:"DIR"`
+	LogDir     string        `help:"The --log-dir the study ran with: where a trial not yet finished logs." default:"logs" placeholder:"DIR" aliases:"log-path"`
 	RayAddress string        `help:"GCS address (host:port) of the Ray cluster, for --job (default: RAY_ADDRESS, then ray_current_cluster)." placeholder:"HOST:PORT"`
 	Every      time.Duration `help:"How often --follow looks for more." default:"500ms" hidden:""`
 }
@@ -61,7 +61,7 @@ func (c *logsCmd) Run(ctx context.Context, g *globals) error {
 	running := !l.State.Finished()
 	if c.Job && (running || len(files()) == 0) {
 		// A Ray trial's job log is saved with it when the job ends.
-		return c.jobLogs(ctx, g)
+		return c.jobLogs(ctx, g, l)
 	}
 	if len(files()) == 0 && !(c.Follow && running) {
 		return fmt.Errorf("trial %d of study %s (%s): %s", c.Trial, c.Study, strings.ToLower(string(l.State)), c.noLogs(l, only))
@@ -92,14 +92,15 @@ func (c *logsCmd) noLogs(l *tune.TrialLogs, only string) string {
 
 // jobLogs prints the driver logs of the trial's Ray jobs, read from the
 // cluster's Jobs API.
-func (c *logsCmd) jobLogs(ctx context.Context, g *globals) error {
+func (c *logsCmd) jobLogs(ctx context.Context, g *globals, l *tune.TrialLogs) error {
 	token, err := gcs.LoadToken(g.io.Getenv, g.io.Home)
 	if err != nil {
 		return err
 	}
 	client, _, err := gcs.Connect(ctx, gcs.FindOptions{Address: c.RayAddress, Getenv: g.io.Getenv}, gcs.Options{Token: token.Value, Logger: g.log})
 	if err != nil {
-		return fmt.Errorf("trial %d of study %s has no saved job log, and the Ray cluster to read it from: %w", c.Trial, c.Study, err)
+		abs, _ := filepath.Abs(l.Dir)
+		return fmt.Errorf("trial %d of study %s: no %s in %s, and no Ray cluster to read its job's log from: %w", c.Trial, c.Study, trial.JobLog, abs, err)
 	}
 	defer client.Close()
 	cl, err := client.Describe(ctx)

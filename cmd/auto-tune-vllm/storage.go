@@ -12,7 +12,7 @@ import (
 // neither, a study is looked up where optimize keeps it by default: the
 // storage of the config saved beside it, else optuna_studies/<study>/study.db.
 type storageFlags struct {
-	Storage string `help:"Study storage: a postgresql:// or sqlite:/// URL, or a SQLite file (default: where optimize keeps studies, under optuna_studies/)." placeholder:"URL" xor:"storage"`
+	Storage string `help:"Study storage: a postgresql:// or sqlite:/// URL, or a SQLite file (default: where optimize keeps studies, under optuna_studies/)." placeholder:"URL" xor:"storage" aliases:"database-url"`
 	Config  string `help:"Study config (YAML) whose storage to use." type:"existingfile" placeholder:"FILE" xor:"storage"`
 }
 

@@ -34,6 +34,11 @@ func (c *studiesCmd) Run(ctx context.Context, g *globals) error {
 	out := []storageStudies{}
 	for _, where := range storages {
 		list, err := tune.Studies(ctx, where)
+		if err != nil && c.Storage == "" && c.Config == "" && ctx.Err() == nil {
+			// Found by the scan: one broken storage hides only its studies.
+			g.log.Warn(err.Error())
+			continue
+		}
 		if err != nil {
 			return err
 		}

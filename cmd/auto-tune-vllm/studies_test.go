@@ -160,6 +160,15 @@ func TestStudies(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	code, _, stderr = runCLI(t, nil, "studies", "--storage", db, "--config", db)
+	if code != exitUsage || !strings.Contains(stderr, "can't be used together") {
+		t.Errorf("--storage and --config: exit %d %s", code, stderr)
+	}
+	// The Python tool's flag names.
+	code, out, _ = runCLI(t, nil, "clear-study", "--study-name", "empty", "--database-url", db, "--force")
+	if code != 0 || !strings.Contains(out, "Deleted study empty (0 trials)") {
+		t.Errorf("clear-study with the Python tool's flags: exit %d %s", code, out)
+	}
 	code, _, stderr = runCLI(t, nil, "studies", "--storage", filepath.Join(t.TempDir(), "none.db"))
 	if code != exitFailure || !strings.Contains(stderr, "no study storage at") {
 		t.Errorf("missing storage: exit %d %s", code, stderr)
