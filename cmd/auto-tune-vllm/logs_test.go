@@ -46,6 +46,8 @@ func TestLogs(t *testing.T) {
 		{"server", []string{"--trial", "0", "--server"}, 0, "==> " + t0 + "/server.log <==\nserver 0\n\n==> " + t0 + "/confirm_0/server.log <==\nconfirm server 0\n\n==> " + t0 + "/confirm_1/server.log <==\nconfirm server 1\n", ""},
 		{"benchmark", []string{"--trial", "0", "--benchmark"}, 0, "==> " + t0 + "/benchmark.log <==\nbench 0\n\n==> " + t0 + "/confirm_1/benchmark.log <==\nconfirm bench 1\n", ""},
 		{"saved job log", []string{"--trial", "0", "--job"}, 0, "==> " + t0 + "/job.log <==\njob 0\n", ""},
+		{"job of a running trial, no cluster", []string{"--trial", "2", "--job", "--ray-address", "127.0.0.1:1", "--log-dir", filepath.Join(dir, "logs")}, exitFailure, "",
+			"trial 2 of study s: no job.log in " + filepath.Join(dir, "logs", "s", "trial_2") + ", and no Ray cluster to read its job's log from: no Ray cluster found: GCS not reachable at 127.0.0.1:1"},
 		{"two of which", []string{"--trial", "0", "--job", "--server"}, exitUsage, "", "can't be used together"},
 		{"unknown trial", []string{"--trial", "7"}, exitFailure, "", "study s has no trial 7: its trials are 0 to 2"},
 		{"recorded dir gone", []string{"--trial", "1"}, exitFailure, "", "trial 1 of study s (fail): no logs in " + filepath.Join(dir, "gone") + ", the log directory recorded with the trial"},
