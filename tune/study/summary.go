@@ -41,7 +41,7 @@ func Summarize(info *Info, trials []Trial) Summary {
 		switch t.State {
 		case Complete:
 			s.Complete++
-			if t.Feasible() && len(t.Values) == len(info.Directions) && !hasNaN(t.Values) {
+			if t.Feasible() && len(t.Values) == len(info.Directions) && finite(t.Values) {
 				pool = append(pool, t)
 			}
 		case Pruned:
@@ -83,4 +83,15 @@ func Summarize(info *Info, trials []Trial) Summary {
 		s.ParetoSize = len(paretoFront(pool, dirs))
 	}
 	return s
+}
+
+// finite: NaN and ±Inf (a failed measurement) are nobody's best, and JSON
+// has no way to write them.
+func finite(vs []float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }

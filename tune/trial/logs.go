@@ -2,6 +2,7 @@ package trial
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -87,6 +88,9 @@ func (t *Tail) Print(files []string) error {
 
 func (t *Tail) print(path string) error {
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // listed, then removed: nothing more to print
+	}
 	if err != nil {
 		return fmt.Errorf("read log: %w", err)
 	}
