@@ -66,6 +66,9 @@ func (c *logsCmd) Run(ctx context.Context, g *globals) error {
 	if len(files()) == 0 && !(c.Follow && running) {
 		return fmt.Errorf("trial %d of study %s (%s): %s", c.Trial, c.Study, strings.ToLower(string(l.State)), c.noLogs(l, only))
 	}
+	if len(files()) == 0 {
+		g.log.Info("Waiting for the trial's logs: " + c.noLogs(l, only))
+	}
 	tail := &trial.Tail{W: g.io.Stdout}
 	if !c.Follow {
 		return tail.Print(files())
