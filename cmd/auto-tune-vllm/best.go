@@ -19,6 +19,7 @@ type bestCmd struct {
 	Study  string `help:"Study name; its config is the one saved beside it (optuna_studies/<study>/study_config.yaml) unless --config is given." placeholder:"NAME"`
 	Config string `help:"Study config (YAML): its storage and study (for a prefix, the newest study)." type:"existingfile" placeholder:"FILE"`
 	Format string `help:"cmd: the vllm serve line; yaml: the flags as YAML; json: both, with how the answer was reached." enum:"cmd,yaml,json" default:"cmd"`
+	JSON   bool   `help:"Print JSON: the same as --format json." name:"json"`
 }
 
 // answer is one configuration to run: a trial, or vLLM's defaults.
@@ -31,6 +32,12 @@ type answer struct {
 }
 
 func (c *bestCmd) Run(ctx context.Context, g *globals) error {
+	if c.JSON {
+		if c.Format == "yaml" {
+			return &exitError{code: exitUsage, err: errors.New("--json and --format yaml can't be used together")}
+		}
+		c.Format = "json"
+	}
 	cfg, err := c.config(g)
 	if err != nil {
 		return err

@@ -25,15 +25,20 @@ type globals struct {
 
 type cli struct {
 	globals
-	Optimize optimizeCmd `cmd:"" help:"Tune vLLM flags for a study config."`
-	Resume   resumeCmd   `cmd:"" help:"Continue a study until n_trials (or --trials) are complete."`
-	Validate validateCmd `cmd:"" help:"Check a study config and print the resolved study."`
-	Best     bestCmd     `cmd:"" help:"Print a study's answer: the vllm serve line to run (or its flags as YAML, or JSON)."`
-	Simulate simulateCmd `cmd:"" help:"Run a simulated vLLM server (no GPU needed)."`
-	Bench    benchCmd    `cmd:"" help:"Load an OpenAI-compatible server as a trial does and print what it measures."`
-	GPUs     gpusCmd     `cmd:"" name:"gpus" help:"List this machine's NVIDIA GPUs."`
-	Ray      rayCmd      `cmd:"" help:"Inspect and clean up Ray clusters."`
-	Trial    trialCmd    `cmd:"" help:"Run a single trial."`
+	Optimize    optimizeCmd    `cmd:"" help:"Tune vLLM flags for a study config."`
+	Resume      resumeCmd      `cmd:"" help:"Continue a study until n_trials (or --trials) are complete."`
+	Validate    validateCmd    `cmd:"" help:"Check a study config and print the resolved study."`
+	Best        bestCmd        `cmd:"" help:"Print a study's answer: the vllm serve line to run (or its flags as YAML, or JSON)."`
+	Studies     studiesCmd     `cmd:"" help:"List the studies of a storage with their trial counts and best values."`
+	Logs        logsCmd        `cmd:"" help:"Print a trial's logs (server, benchmark, Ray job), or follow them."`
+	DeleteStudy deleteStudyCmd `cmd:"" name:"delete-study" aliases:"clear-study" help:"Delete a study and all its trials."`
+	Simulate    simulateCmd    `cmd:"" help:"Run a simulated vLLM server (no GPU needed)."`
+	Bench       benchCmd       `cmd:"" help:"Load an OpenAI-compatible server as a trial does and print what it measures."`
+	GPUs        gpusCmd        `cmd:"" name:"gpus" help:"List this machine's NVIDIA GPUs."`
+	CheckEnv    checkEnvCmd    `cmd:"" name:"check-env" help:"Check what trials need: vllm, guidellm, ray, python3, GPUs and the Ray cluster."`
+	Ray         rayCmd         `cmd:"" help:"Inspect and clean up Ray clusters."`
+	Completion  completionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
+	Trial       trialCmd       `cmd:"" help:"Run a single trial."`
 }
 
 type rayCmd struct {

@@ -106,6 +106,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"best", "--study", "no-such-study-here"}, exitFailure, "no config saved at optuna_studies/no-such-study-here/study_config.yaml"},
 		{[]string{"best", "--config", cfg}, exitFailure, "study not found: no study storage at optuna_studies/t/study.db"},
 		{[]string{"best", "--study", "x", "--format", "toml"}, exitUsage, "--format"},
+		{[]string{"best", "--study", "x", "--format", "yaml", "--json"}, exitUsage, "--json and --format yaml can't be used together"},
 		{[]string{"simulate", "--max-num-seqs", "512", "--max-num-batched-tokens", "256"}, exitFailure, "must be greater than or equal to max_num_seqs"},
 	}
 	for _, tt := range tests {

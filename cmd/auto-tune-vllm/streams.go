@@ -11,16 +11,21 @@ import (
 // in-process with buffers and a fake environment.
 type streams struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
-	Environ        []string
-	Home           string
-	Executable     string
+	Stdin          io.Reader
+	// StdinTerminal: a person can answer a question on Stdin.
+	StdinTerminal bool
+	Getenv        func(string) string
+	Environ       []string
+	Home          string
+	Executable    string
 }
 
 func systemStreams() streams {
 	home, _ := os.UserHomeDir()
 	exe, _ := os.Executable()
-	return streams{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Environ: os.Environ(), Home: home, Executable: exe}
+	fi, err := os.Stdin.Stat()
+	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return streams{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, StdinTerminal: tty, Getenv: os.Getenv, Environ: os.Environ(), Home: home, Executable: exe}
 }
 
 // defaultStateDir is where head state files live: per user, independent of

@@ -176,9 +176,9 @@ func (b *Backend) Run(ctx context.Context, s trial.Spec) (*trial.Result, error) 
 		EntrypointNumCPUs: b.cpus(),
 		EntrypointNumGPUs: float64(gpus),
 		Metadata: map[string]string{
-			"auto_tune_vllm_study": b.Study,
-			"auto_tune_vllm_trial": strconv.Itoa(s.Number),
-			"auto_tune_vllm_host":  hostname(),
+			MetaStudy:             b.Study,
+			MetaTrial:             strconv.Itoa(s.Number),
+			"auto_tune_vllm_host": hostname(),
 		},
 	}
 	if b.RemoteExecutable == "" {

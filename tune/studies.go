@@ -1,0 +1,148 @@
+package tune
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
+)
+
+// OpenExisting opens a storage for reading or deleting: a SQLite file must
+// exist already (opening creates one, and an empty database would hide a
+// mistyped path).
+func OpenExisting(ctx context.Context, where string) (study.Storage, error) {
+	if !strings.Contains(where, "://") {
+		if _, err := os.Stat(where); err != nil {
+			return nil, fmt.Errorf("%w: no study storage at %s", study.ErrStudyNotFound, where)
+		}
+	}
+	return study.Open(ctx, where)
+}
+
+// Studies summarizes every study of a storage, in creation order.
+func Studies(ctx context.Context, where string) ([]study.Summary, error) {
+	st, err := OpenExisting(ctx, where)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	names, err := st.StudyNames(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the studies of %s: %w", study.Redact(where), err)
+	}
+	out := make([]study.Summary, 0, len(names))
+	for _, name := range names {
+		info, err := st.LoadStudy(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		trials, err := st.Trials(ctx, info.ID)
+		if err != nil {
+			return nil, fmt.Errorf("study %s: %w", name, err)
+		}
+		out = append(out, study.Summarize(info, trials))
+	}
+	return out, nil
+}
+
+// Deleted says what DeleteStudy removed and what it left.
+type Deleted struct {
+	Trials int
+	// Dir is the study's own directory of saved files, removed; Kept is
+	// one that was left, with why.
+	Dir, Kept string
+}
+
+// DeleteStudy removes a study and all its rows from the storage at where.
+// Its directory under StudiesDir (study_config.yaml, and the default
+// study.db) goes too, but only when it is the study's alone: named after
+// the study (a prefix's directory is shared by its numbered studies), and
+// holding no storage where other studies remain.
+func DeleteStudy(ctx context.Context, where, name string) (*Deleted, error) {
+	st, err := OpenExisting(ctx, where)
+	if err != nil {
+		return nil, err
+	}
+	info, err := st.LoadStudy(ctx, name)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	trials, err := st.Trials(ctx, info.ID)
+	if err == nil {
+		err = st.DeleteStudy(ctx, name)
+	}
+	var rest []string
+	if err == nil {
+		rest, err = st.StudyNames(ctx)
+	}
+	st.Close()
+	if err != nil {
+		return nil, fmt.Errorf("delete study %s: %w", name, err)
+	}
+	d := &Deleted{Trials: len(trials)}
+	dir := filepath.Join(StudiesDir, name)
+	if _, err := os.Stat(dir); err != nil {
+		return d, nil
+	}
+	abs, _ := filepath.Abs(dir)
+	storage, _ := filepath.Abs(strings.TrimPrefix(where, "sqlite:///"))
+	if len(rest) > 0 && strings.HasPrefix(storage, abs+string(filepath.Separator)) {
+		d.Kept = fmt.Sprintf("%s (its storage still holds %d other studies)", dir, len(rest))
+		return d, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return d, fmt.Errorf("study %s deleted, but not its directory: %w", name, err)
+	}
+	d.Dir = dir
+	return d, nil
+}
+
+// Storages are the storages of the studies saved under StudiesDir: for each
+// directory, the storage its saved config names (read by storageOf), else
+// its study.db. Problems with one directory do not hide the others.
+func Storages(storageOf func(dir string) (string, error)) ([]string, error) {
+	entries, err := os.ReadDir(StudiesDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", StudiesDir, err)
+	}
+	var out []string
+	var errs []error
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(StudiesDir, e.Name())
+		if _, err := os.Stat(filepath.Join(dir, "study_config.yaml")); err == nil {
+			s, err := storageOf(dir)
+			if err != nil {
+				errs = append(errs, err)
+			} else if strings.Contains(s, "://") || exists(s) {
+				add(s)
+			}
+		}
+		if db := filepath.Join(dir, "study.db"); exists(db) {
+			add(db)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
