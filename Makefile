@@ -24,8 +24,8 @@ build:
 release:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/auto-tune-vllm
 
-# Everything but the third-party server, against real Ray, Optuna, PostgreSQL
-# and GuideLLM (installed on first use). Tests that need one of them fail,
+# Everything but the third-party server, against real Ray, Optuna, PostgreSQL,
+# GuideLLM and Chromium (installed on first use). Tests that need one of them fail,
 # rather than skip, when it is missing; `make test` leaves out (-skip) the
 # llm-d-inference-sim study, which is `make test-e2e`'s.
 #
@@ -38,10 +38,11 @@ test: build
 	@ray_bin="$(RAY_BIN)" && test -x "$$ray_bin/ray" || { echo "Ray setup failed (scripts/ray-venv.sh)"; exit 1; }; \
 	optuna_bin="$(OPTUNA_BIN)" && test -x "$$optuna_bin/python" || { echo "Optuna setup failed (scripts/optuna-venv.sh)"; exit 1; }; \
 	guidellm_bin="$$(scripts/guidellm-venv.sh)" && test -x "$$guidellm_bin/guidellm" || { echo "GuideLLM setup failed (scripts/guidellm-venv.sh)"; exit 1; }; \
+	chromium="$$(scripts/chromium.sh)" && test -x "$$chromium" || { echo "Chromium setup failed (scripts/chromium.sh)"; exit 1; }; \
 	leave_out='^TestLocalOptimizeOnLLMDSim$$'; \
 	why="$$(scripts/ray-probe.sh "$$ray_bin")" || { leave_out="$$leave_out|^TestIntegration"; why="$${why:-ray start failed}"; }; \
 	banner() { [ -z "$$why" ] || echo "*** RAY INTEGRATION TESTS LEFT OUT (make test-ray runs them): Ray heads start too slowly on this machine: $$why ***"; }; \
-	banner; ATV_RAY_BIN="$$ray_bin" ATV_OPTUNA_BIN="$$optuna_bin" ATV_GUIDELLM_BIN="$$guidellm_bin" \
+	banner; ATV_RAY_BIN="$$ray_bin" ATV_OPTUNA_BIN="$$optuna_bin" ATV_GUIDELLM_BIN="$$guidellm_bin" ATV_CHROMIUM="$$chromium" \
 	  $(GO) test -count=1 -timeout 30m -skip "$$leave_out" ./...; rc=$$?; banner; exit $$rc
 	$(MAKE) fuzz FUZZTIME=200000x
 
