@@ -29,6 +29,7 @@ type cli struct {
 	Resume   resumeCmd   `cmd:"" help:"Continue a study until n_trials (or --trials) are complete."`
 	Validate validateCmd `cmd:"" help:"Check a study config and print the resolved study."`
 	Best     bestCmd     `cmd:"" help:"Print a study's answer: the vllm serve line to run (or its flags as YAML, or JSON)."`
+	Report   reportCmd   `cmd:"" help:"Write a study's report as one HTML page that opens offline (charts, every trial, the command to run)."`
 	Simulate simulateCmd `cmd:"" help:"Run a simulated vLLM server (no GPU needed)."`
 	Bench    benchCmd    `cmd:"" help:"Load an OpenAI-compatible server as a trial does and print what it measures."`
 	GPUs     gpusCmd     `cmd:"" name:"gpus" help:"List this machine's NVIDIA GPUs."`
