@@ -152,7 +152,7 @@
       rows.push(row);
     });
     var option = {
-      parallel: {left: 48, right: 150, top: 56, bottom: 28, parallelAxisDefault: {nameLocation: "end", nameGap: 12, nameRotate: 12, nameTextStyle: {fontSize: 11}}},
+      parallel: {left: 48, right: 110, top: 96, bottom: 28, parallelAxisDefault: {nameLocation: "end", nameGap: 12, nameRotate: 12, nameTextStyle: {fontSize: 11}}},
       parallelAxis: axes,
       tooltip: {},
       series: [{type: "parallel", data: rows, lineStyle: {width: 1.5, opacity: 0.75}, emphasis: {lineStyle: {width: 3}}}]
@@ -161,7 +161,7 @@
     if (first.length > 0) {
       var lo = Math.min.apply(null, first), hi = Math.max.apply(null, first);
       option.visualMap = {type: "continuous", dimension: params.length, min: lo, max: hi === lo ? lo + 1 : hi, calculable: true,
-        orient: "vertical", right: 12, top: "middle", itemHeight: 160, text: [objs[0].metric, ""], textStyle: {fontSize: 11},
+        orient: "horizontal", right: 16, top: 4, itemWidth: 12, itemHeight: 160, text: ["", objs[0].metric], textGap: 8, textStyle: {fontSize: 11},
         inRange: {color: objs[0].maximize ? ["#c6dbef", "#08306b"] : ["#08306b", "#c6dbef"]}};
     } else {
       option.series[0].lineStyle.color = C.search;
