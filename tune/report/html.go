@@ -215,6 +215,7 @@ type cell struct {
 	Text  string
 	Sort  string
 	Class string
+	Title string
 }
 
 type tableRow struct {
@@ -251,7 +252,7 @@ func table(objs []Objective, ps []pageParam, ts []pageTrial) ([]string, []tableR
 			kind += fmt.Sprintf(" @%d", t.Concurrency)
 		}
 		r.Cells = append(r.Cells, cell{Text: fmt.Sprint(t.Number), Sort: fmt.Sprint(t.Number), Class: "num"},
-			cell{Text: kind, Sort: kind}, cell{Text: t.Status, Sort: t.Status, Class: "status " + t.Status},
+			cell{Text: kind, Sort: kind}, cell{Text: t.Status, Sort: t.Status, Class: "status " + t.Status, Title: "stored as " + t.State},
 			cell{Text: t.ErrorType, Sort: t.ErrorType})
 		for i := range objs {
 			if i < len(t.Values) {
