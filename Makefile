@@ -24,9 +24,9 @@ build:
 release:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN) ./cmd/auto-tune-vllm
 
-# Everything but the third-party server, against real Ray, Optuna, PostgreSQL
-# and GuideLLM (installed on first use: virtualenvs in ~/.cache, Debian's
-# PostgreSQL through apt-get). Tests that need one of them fail,
+# Everything but the third-party server, against real Ray, Optuna, PostgreSQL,
+# GuideLLM and Chromium (installed on first use: virtualenvs in ~/.cache,
+# Debian's postgresql and chromium through apt-get). Tests that need one of them fail,
 # rather than skip, when it is missing; `make test` leaves out (-skip) the
 # llm-d-inference-sim study, which is `make test-e2e`'s.
 #
@@ -40,10 +40,11 @@ test: build
 	optuna_bin="$(OPTUNA_BIN)" && test -x "$$optuna_bin/python" || { echo "Optuna setup failed (scripts/optuna-venv.sh)"; exit 1; }; \
 	guidellm_bin="$$(scripts/guidellm-venv.sh)" && test -x "$$guidellm_bin/guidellm" || { echo "GuideLLM setup failed (scripts/guidellm-venv.sh)"; exit 1; }; \
 	postgres="$$(scripts/debian-pkg.sh postgresql '/usr/lib/postgresql/*/bin/postgres')" || { echo "PostgreSQL setup failed (scripts/debian-pkg.sh)"; exit 1; }; \
+	chromium="$$(scripts/debian-pkg.sh chromium /usr/bin/chromium)" || { echo "Chromium setup failed (scripts/debian-pkg.sh)"; exit 1; }; \
 	leave_out='^TestLocalOptimizeOnLLMDSim$$'; \
 	why="$$(scripts/ray-probe.sh "$$ray_bin")" || { leave_out="$$leave_out|^TestIntegration"; why="$${why:-ray start failed}"; }; \
 	banner() { [ -z "$$why" ] || echo "*** RAY INTEGRATION TESTS LEFT OUT (make test-ray runs them): Ray heads start too slowly on this machine: $$why ***"; }; \
-	banner; ATV_RAY_BIN="$$ray_bin" ATV_OPTUNA_BIN="$$optuna_bin" ATV_GUIDELLM_BIN="$$guidellm_bin" ATV_PG_BIN="$$(dirname "$$postgres")" \
+	banner; ATV_RAY_BIN="$$ray_bin" ATV_OPTUNA_BIN="$$optuna_bin" ATV_GUIDELLM_BIN="$$guidellm_bin" ATV_PG_BIN="$$(dirname "$$postgres")" ATV_CHROMIUM="$$chromium" \
 	  $(GO) test -count=1 -timeout 30m -skip "$$leave_out" ./...; rc=$$?; banner; exit $$rc
 	$(MAKE) fuzz FUZZTIME=200000x
 

@@ -29,6 +29,7 @@ type cli struct {
 	Resume      resumeCmd      `cmd:"" help:"Continue a study until n_trials (or --trials) are complete."`
 	Validate    validateCmd    `cmd:"" help:"Check a study config and print the resolved study."`
 	Best        bestCmd        `cmd:"" help:"Print a study's answer: the vllm serve line to run (or its flags as YAML, or JSON)."`
+	Report      reportCmd      `cmd:"" help:"Write a study's report as one HTML page that opens offline (charts, every trial, the command to run)."`
 	Studies     studiesCmd     `cmd:"" help:"List the studies of a storage with their trial counts and best values."`
 	Logs        logsCmd        `cmd:"" help:"Print a trial's logs (server, benchmark, Ray job), or follow them."`
 	DeleteStudy deleteStudyCmd `cmd:"" name:"delete-study" aliases:"clear-study" help:"Delete a study and all its trials."`

@@ -107,6 +107,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"best", "--config", cfg}, exitFailure, "study not found: no study storage at optuna_studies/t/study.db"},
 		{[]string{"best", "--study", "x", "--format", "toml"}, exitUsage, "--format"},
 		{[]string{"best", "--study", "x", "--format", "yaml", "--json"}, exitUsage, "--json and --format yaml can't be used together"},
+		{[]string{"report"}, exitUsage, "give --study NAME or --config FILE"},
+		{[]string{"report", "--config", cfg}, exitFailure, "study not found: no study storage at optuna_studies/t/study.db"},
 		{[]string{"simulate", "--max-num-seqs", "512", "--max-num-batched-tokens", "256"}, exitFailure, "must be greater than or equal to max_num_seqs"},
 	}
 	for _, tt := range tests {

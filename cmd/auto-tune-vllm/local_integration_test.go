@@ -96,6 +96,7 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 	}
 	confirmedAnswer(t, dir, out, trials)
 	bestAnswer(t, s, dir, model)
+	htmlReport(t, s, dir, stderr, "e2e")
 	raytest.NoLeftovers(t, model)
 
 	// SIGINT mid-trial: nothing left running, the study resumable.
@@ -110,6 +111,9 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 	}
 	if !strings.Contains(tl.stderr.String(), "auto-tune-vllm resume --config") {
 		t.Errorf("no resume hint:\n%s", tl.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "optuna_studies", "e2e2", "report.html")); err != nil {
+		t.Errorf("no HTML report after SIGINT: %v\n%s", err, tl.stderr)
 	}
 	raytest.NoLeftovers(t, model)
 	code, out, stderr = s.runIn(t, dir, "resume", "--config", cfg2)
@@ -180,6 +184,27 @@ func confirmedAnswer(t *testing.T, dir, out string, trials []study.Trial) {
 }
 
 // bestAnswer reads the e2e study's answer back with `best`, in each format.
+// htmlReport checks the HTML report optimize wrote (stderr is its) and the
+// one `report` writes where told.
+func htmlReport(t *testing.T, s *sandbox, dir, stderr, name string) {
+	t.Helper()
+	want := filepath.Join("optuna_studies", name, "report.html")
+	if !strings.Contains(stderr, "HTML report: "+want+"\n") {
+		t.Errorf("optimize did not name its HTML report %s:\n%s", want, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+		t.Error(err)
+	}
+	out := filepath.Join(dir, "elsewhere.html")
+	code, stdout, errOut := s.runIn(t, dir, "report", "--study", name, "--out", out)
+	if code != 0 || strings.TrimSpace(stdout) != out {
+		t.Errorf("report --out: exit %d\n%s\n%s", code, stdout, errOut)
+	}
+	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), `id="chart-pareto"`) {
+		t.Errorf("report --out wrote no page with a Pareto chart: %v", err)
+	}
+}
+
 func bestAnswer(t *testing.T, s *sandbox, dir, model string) {
 	t.Helper()
 	for _, format := range []string{"cmd", "yaml", "json"} {

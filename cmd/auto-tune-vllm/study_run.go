@@ -141,6 +141,12 @@ func (r *studyRun) run(ctx context.Context, g *globals, ray *rayb.Backend) error
 	} else {
 		rep.Text(g.io.Stdout)
 	}
+	// Also after Ctrl-C: the page shows what the study got to.
+	if path, err := writeHTMLReport(rep, trials, ""); err != nil {
+		g.log.Warn("No HTML report", "error", err)
+	} else {
+		fmt.Fprintf(g.io.Stderr, "HTML report: %s\n", path)
+	}
 	if runErr != nil && ctx.Err() != nil {
 		fmt.Fprintf(g.io.Stderr, "Interrupted: resume with `auto-tune-vllm resume --config %s`\n", cfg.File)
 	}

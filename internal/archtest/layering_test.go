@@ -129,8 +129,11 @@ func TestLayering(t *testing.T) {
 			if under(to, "internal/raytest") || under(to, "internal/pgtest") || under(to, "internal/archtest") {
 				t.Errorf("%s imports %s: test helpers are for tests", from, to)
 			}
-			if under(to, "third_party") && !under(from, "gcs") {
+			if under(to, "third_party/ray") && !under(from, "gcs") {
 				t.Errorf("%s imports %s: only gcs uses the generated Ray protos", from, to)
+			}
+			if under(to, "third_party/echarts") && !under(from, "tune/report") {
+				t.Errorf("%s imports %s: only the HTML report inlines the chart library", from, to)
 			}
 			if under(from, "internal/proc") && !under(to, "internal/proc") {
 				t.Errorf("%s imports %s: internal/proc is a leaf", from, to)

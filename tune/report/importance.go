@@ -30,3 +30,38 @@ func Importances(trials []study.Trial, objective int, dir study.Direction, o imp
 	}
 	return out, nil
 }
+
+// ImportanceOf is the parameters' importance for each objective of the
+// model, over its complete search trials (the baseline samples nothing), for
+// the HTML report; nil below two such trials. An objective PED-ANOVA cannot
+// evaluate is left out rather than failing the report.
+func (m *Model) ImportanceOf(trials []study.Trial) []ParamImportance {
+	var search []study.Trial
+	for _, t := range trials {
+		if t.Kind() == study.Search && t.State == study.Complete && len(t.Values) == len(m.Objectives) {
+			search = append(search, t)
+		}
+	}
+	if len(search) < 2 {
+		return nil
+	}
+	var out []ParamImportance
+	for i, obj := range m.Objectives {
+		dir := study.Minimize
+		if obj.Maximize {
+			dir = study.Maximize
+		}
+		ps, err := Importances(search, i, dir, importance.Options{})
+		if err != nil {
+			continue
+		}
+		for _, p := range ps {
+			pi := ParamImportance{Name: p.Name, Value: p.Importance}
+			if len(m.Objectives) > 1 {
+				pi.Objective = obj.Key
+			}
+			out = append(out, pi)
+		}
+	}
+	return out
+}
