@@ -120,7 +120,11 @@ func (r *runner) phase(p StudyPhase, total, done int) {
 	r.tally.mu.Lock()
 	r.tally.done = done
 	r.tally.mu.Unlock()
-	r.o.Progress.Phase(PhaseInfo{Phase: p, Total: total, Done: done, Concurrency: r.o.Concurrency})
+	conc := r.o.Concurrency
+	if p == PhaseBaseline {
+		conc = 1 // one level after the other
+	}
+	r.o.Progress.Phase(PhaseInfo{Phase: p, Total: total, Done: done, Concurrency: conc})
 }
 
 func phaseOf(a *study.Asked) StudyPhase {

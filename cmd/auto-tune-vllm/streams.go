@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/mattn/go-isatty"
 )
 
 // streams is the process boundary: everything the commands read from or
@@ -11,16 +13,20 @@ import (
 // in-process with buffers and a fake environment.
 type streams struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
-	Environ        []string
-	Home           string
-	Executable     string
+	// StdoutTTY: stdout is a terminal that can draw a live progress view
+	// (not TERM=dumb); else progress is plain lines.
+	StdoutTTY  bool
+	Getenv     func(string) string
+	Environ    []string
+	Home       string
+	Executable string
 }
 
 func systemStreams() streams {
 	home, _ := os.UserHomeDir()
 	exe, _ := os.Executable()
-	return streams{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Environ: os.Environ(), Home: home, Executable: exe}
+	tty := isatty.IsTerminal(os.Stdout.Fd()) && os.Getenv("TERM") != "dumb"
+	return streams{Stdout: os.Stdout, Stderr: os.Stderr, StdoutTTY: tty, Getenv: os.Getenv, Environ: os.Environ(), Home: home, Executable: exe}
 }
 
 // defaultStateDir is where head state files live: per user, independent of
