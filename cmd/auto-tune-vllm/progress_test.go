@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +153,58 @@ func TestTermProgress(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in\n%q", want, got)
 		}
+	}
+}
+
+// TestShowProgress: where progress and log lines go, by the flags and
+// whether stdout is a terminal; controller.log gets every log line.
+func TestShowProgress(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		flags          studyFlags
+		tty            bool
+		stdout, stderr []string // each present
+		notStderr      []string
+	}{
+		{name: "plain", stdout: []string{"search: 0/2 trials done"}, stderr: []string{"INFO: hello", "WARNING: careful", "ERROR: bad"}},
+		{name: "json", flags: studyFlags{JSON: true}, stderr: []string{"search: 0/2 trials done", "INFO: hello", "ERROR: bad"}},
+		{name: "quiet", flags: studyFlags{Quiet: true}, stderr: []string{"ERROR: bad"}, notStderr: []string{"hello", "careful", "search"}},
+		{name: "terminal", tty: true, notStderr: []string{"hello", "careful", "bad"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr syncBuffer
+			g := &globals{io: streams{Stdout: &stdout, Stderr: &stderr, StdoutTTY: tc.tty}, log: newLogger(&stderr, slog.LevelInfo)}
+			tc.flags.LogDir = t.TempDir()
+			r := &studyRun{flags: tc.flags}
+			p, done := r.showProgress(g, "s")
+			p.Phase(tune.PhaseInfo{Phase: tune.PhaseSearch, Total: 2, Concurrency: 1})
+			g.log.Info("hello")
+			g.log.Warn("careful")
+			g.log.Error("bad")
+			done()
+			done() // idempotent: deferred as well as called
+			g.log.Info("after")
+			for _, s := range tc.stdout {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("no %q in stdout:\n%s", s, stdout.String())
+				}
+			}
+			for _, s := range append(tc.stderr, "INFO: after") {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("no %q in stderr:\n%s", s, stderr.String())
+				}
+			}
+			for _, s := range tc.notStderr {
+				if strings.Contains(strings.ReplaceAll(stderr.String(), "INFO: after", ""), s) {
+					t.Errorf("%q in stderr:\n%s", s, stderr.String())
+				}
+			}
+			log, err := os.ReadFile(filepath.Join(tc.flags.LogDir, "s", "controller.log"))
+			if err != nil || !strings.Contains(string(log), "INFO: hello") || !strings.Contains(string(log), "ERROR: bad") || strings.Contains(string(log), "after") {
+				t.Errorf("controller.log: %v\n%s", err, log)
+			}
+		})
 	}
 }
