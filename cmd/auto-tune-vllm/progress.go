@@ -148,8 +148,9 @@ func (b *board) finish(e tune.RunEnd) {
 
 // status is the phase's line of counts: "3/10 trials done, 1 failed,
 // best: trial 2 (812.4), ETA 4m10s"; with several objectives, the last
-// trial to join the Pareto front.
-func (b *board) status(withBest bool) string {
+// trial to join the Pareto front. The ETA is left out of a phase that is
+// over or was cut short (withETA false).
+func (b *board) status(withBest, withETA bool) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	parts := []string{fmt.Sprintf("%d/%d %s done", b.done, b.phase.Total, unit(b.phase.Phase))}
@@ -163,7 +164,7 @@ func (b *board) status(withBest bool) string {
 	for _, f := range b.running {
 		elapsed = append(elapsed, b.now().Sub(f.start))
 	}
-	if left, ok := eta(b.busy, b.counted, b.phase.Total-b.done, elapsed, b.phase.Concurrency); ok {
+	if left, ok := eta(b.busy, b.counted, b.phase.Total-b.done, elapsed, b.phase.Concurrency); ok && withETA {
 		parts = append(parts, "ETA "+short(left))
 	}
 	return strings.Join(parts, ", ")
@@ -231,7 +232,7 @@ func (p *plainProgress) Event(id tune.RunID, e trial.Event) {
 
 func (p *plainProgress) Finished(e tune.RunEnd) {
 	p.b.finish(e)
-	p.println(endLine(e) + " [" + p.b.status(false) + "]")
+	p.println(endLine(e) + " [" + p.b.status(false, true) + "]")
 }
 
 func phaseLine(i tune.PhaseInfo) string {

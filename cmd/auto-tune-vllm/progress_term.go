@@ -51,7 +51,7 @@ func (t *termProgress) Phase(i tune.PhaseInfo) {
 		if s := pb.final.Load(); s != nil {
 			return " " + *s
 		}
-		return " " + t.b.status(true)
+		return " " + t.b.status(true, true)
 	}
 	t.mu.Lock()
 	// Phases stack up in order, above the runs in flight (lower is higher).
@@ -77,7 +77,7 @@ func (t *termProgress) freeze() {
 	if pb == nil {
 		return
 	}
-	s := t.b.status(true)
+	s := t.b.status(true, false)
 	pb.final.Store(&s)
 	pb.bar.Abort(false) // a no-op when complete
 }
