@@ -24,10 +24,17 @@ func (r *runner) baseline(ctx context.Context) error {
 		}
 	}
 	flags, env := baselineFlags(cfg)
+	var todo []int
 	for _, c := range cfg.Baseline.ConcurrencyLevels {
-		if done[c] {
-			continue
+		if !done[c] {
+			todo = append(todo, c)
 		}
+	}
+	if len(todo) > 0 {
+		n := len(cfg.Baseline.ConcurrencyLevels)
+		r.phase(PhaseBaseline, n, n-len(todo))
+	}
+	for _, c := range todo {
 		a, err := r.o.Study.AskBaseline(ctx, c)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
@@ -17,7 +18,8 @@ import (
 type entrant struct {
 	trial       study.Trial
 	flags, env  []trial.Flag
-	concurrency int // a baseline's level; 0 for a search trial
+	params      map[string]any // a search trial's, for Progress
+	concurrency int            // a baseline's level; 0 for a search trial
 }
 
 // confirm is the confirmation phase: the best trials (study.Candidates)
@@ -51,7 +53,7 @@ func (r *runner) confirm(ctx context.Context) error {
 			params[name] = t.External(name)
 		}
 		flags, env := Flags(r.o.Config, params)
-		entrants = append(entrants, entrant{trial: t, flags: flags, env: env})
+		entrants = append(entrants, entrant{trial: t, flags: flags, env: env, params: params})
 	}
 	todo := 0
 	for _, e := range entrants {
@@ -64,6 +66,7 @@ func (r *runner) confirm(ctx context.Context) error {
 	if todo == 0 {
 		return nil
 	}
+	r.phase(PhaseConfirm, len(entrants)*c.Runs, len(entrants)*c.Runs-todo)
 	r.log.Info(fmt.Sprintf("Confirming %s: %d runs each, in rounds (%d to go)", entrantNames(entrants), c.Runs, todo))
 	for round := 1; round <= c.Runs; round++ {
 		// Who goes first rotates, so no entrant always meets a cold or a
@@ -129,11 +132,20 @@ func (r *runner) confirmOne(ctx context.Context, e entrant, round int) error {
 	// the draws'.
 	s.Bench.Seed = confirmSeed(round)
 	s.Logger = r.log
+	id := RunID{Number: e.trial.Number, Round: round}
+	s.Observe = func(ev trial.Event) bool { r.o.Progress.Event(id, ev); return false }
+	r.o.Progress.Started(RunStart{ID: id, Phase: PhaseConfirm, Params: e.params, Concurrency: e.concurrency})
+	start := time.Now()
 	res, err := r.o.Backend.Run(ctx, s)
+	end := RunEnd{ID: id, Phase: PhaseConfirm, Duration: time.Since(start), Feasible: true}
 	if ctx.Err() != nil {
+		end.Outcome = Interrupted
+		r.finished(ctx, end)
 		return nil
 	}
 	if err != nil {
+		end.Outcome, end.Message = Failed, err.Error()
+		r.finished(ctx, end)
 		// Ours, not the configuration's (no free port, the cluster gone):
 		// not stored, so a resume runs it again; it stops the study.
 		return fmt.Errorf("confirmation run %d of trial %d: %w", round, e.trial.Number, err)
@@ -142,9 +154,12 @@ func (r *runner) confirmOne(ctx context.Context, e entrant, round int) error {
 	switch {
 	case res.Failure != nil:
 		rec["error"] = res.Failure.Class + ": " + res.Failure.Message
+		end.Outcome, end.FailureClass, end.Message = Failed, res.Failure.Class, res.Failure.Message
 	default:
 		rec["values"] = measured(r.o.Config, res.Metrics)
+		end.Outcome, end.Values = Completed, r.values(res.Metrics)
 	}
+	defer r.finished(ctx, end)
 	if msg, failed := rec["error"]; failed {
 		r.log.Warn(fmt.Sprintf("Confirmation run %d of trial %d failed: %v", round, e.trial.Number, msg), "log", s.LogDir)
 	} else {

@@ -12,10 +12,11 @@ import (
 // far is stored as the trial's intermediate value at each step (Optuna's
 // trial.report, so optuna-dashboard draws the curves; single-objective
 // studies only, as in Optuna), and the configured Observer, if any, hears
-// every event and may stop the trial.
+// every event and may stop the trial; Progress hears every event too.
 func (r *runner) observe(ctx context.Context, a *study.Asked) trial.Observer {
 	objs := r.o.Config.Objectives
 	return func(e trial.Event) bool {
+		r.o.Progress.Event(RunID{Number: a.Number}, e)
 		if e.Intermediate() && len(objs) == 1 {
 			if v, ok := e.Metrics[objs[0].Key()]; ok {
 				if err := r.o.Study.Report(ctx, a, e.Step, v); err != nil {

@@ -35,6 +35,8 @@ type RunOptions struct {
 	// so far); returning true stops that trial's benchmark, and the trial is
 	// stored PRUNED with what it measured.
 	Observer func(number int, e trial.Event) (stop bool)
+	// Progress hears the study's phases and runs (default: nothing).
+	Progress Progress
 }
 
 // ErrTooManyFailures stops a study whose trials keep failing.
@@ -64,6 +66,7 @@ type runner struct {
 	log      *slog.Logger
 	defaults specDefaults // what every trial spec shares
 	pruner   *pruner      // nil: trials run to the end
+	tally    tally        // for Progress
 
 	mu          sync.Mutex
 	consecutive int // failed trials in a row
@@ -74,6 +77,9 @@ type runner struct {
 func newRunner(ctx context.Context, o RunOptions) (*runner, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = NoProgress{}
 	}
 	if o.LogDir == "" {
 		o.LogDir = "logs"

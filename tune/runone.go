@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
@@ -19,12 +20,16 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 	if a.Kind == study.Search && violated(constraints) {
 		// Known infeasible before anything starts: told, not run.
 		r.log.Info(fmt.Sprintf("Trial %d violates a constraint; not run", a.Number), "constraints", constraints)
-		return r.tell(tctx, a, study.Result{State: study.Pruned, Constraints: constraints,
+		err := r.tell(tctx, a, study.Result{State: study.Pruned, Constraints: constraints,
 			UserAttrs: map[string]any{study.AttrErrorType: "constraint", study.AttrErrorMessage: "violates a configured constraint"}})
+		r.finished(tctx, RunEnd{ID: RunID{Number: a.Number}, Phase: PhaseSearch, Outcome: Skipped, Message: "violates a configured constraint"})
+		return err
 	}
 	s := spec(r.o.Config, r.defaults, a.Number, flags, env, concurrency)
 	s.Logger = r.log
 	s.Observe = r.observe(tctx, a)
+	r.started(a, concurrency)
+	start := time.Now()
 	res, err := r.o.Backend.Run(ctx, s)
 	if err != nil {
 		cause := error(nil)
@@ -32,6 +37,11 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 			cause = context.Cause(ctx)
 		}
 		r.o.Study.Tell(tctx, a, interruptedResult(err, cause))
+		end := RunEnd{ID: RunID{Number: a.Number}, Phase: phaseOf(a), Outcome: Interrupted, Duration: time.Since(start)}
+		if cause == nil {
+			end.Outcome, end.Message = Failed, err.Error()
+		}
+		r.finished(tctx, end)
 		if cause != nil {
 			return nil
 		}
@@ -53,7 +63,9 @@ func (r *runner) runOne(ctx context.Context, a *study.Asked, flags, env []trial.
 		r.succeeded()
 		r.log.Info(fmt.Sprintf("Trial %d finished", a.Number), r.summary(result)...)
 	}
-	return r.tell(tctx, a, result)
+	err = r.tell(tctx, a, result)
+	r.finished(tctx, r.runEnd(a, result, v, res.Metrics, time.Since(start)))
+	return err
 }
 
 // summary is the log attributes of a measured trial: its objectives, and

@@ -3,6 +3,7 @@ package tune
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
@@ -41,6 +42,9 @@ func (r *runner) search(ctx context.Context) error {
 		inFlight--
 		return true
 	}
+	if trials, err := r.o.Study.Trials(ctx); err == nil && study.Completed(trials) < cfg.NTrials {
+		r.phase(PhaseSearch, cfg.NTrials, study.Completed(trials))
+	}
 	for {
 		if stopped() {
 			if !settle() {
@@ -71,7 +75,10 @@ func (r *runner) search(ctx context.Context) error {
 			r.log.Info("Configuration already tried; reusing its result", "trial", a.Number, "same_as", a.Duplicate.Number)
 			if err := r.o.Study.TellDuplicate(ctx, a); err != nil {
 				stop(err)
+				continue
 			}
+			r.finished(ctx, RunEnd{ID: RunID{Number: a.Number}, Phase: PhaseSearch, Outcome: Duplicate, Feasible: a.Duplicate.Feasible(),
+				Values: r.paired(a.Duplicate.Values), Message: fmt.Sprintf("same configuration as trial %d", a.Duplicate.Number)})
 			continue
 		}
 		inFlight++

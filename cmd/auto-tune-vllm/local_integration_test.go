@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,6 +95,7 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "optuna_studies", "e2e", "study_config.yaml")); err != nil {
 		t.Error(err)
 	}
+	progressLines(t, dir, out)
 	confirmedAnswer(t, dir, out, trials)
 	bestAnswer(t, s, dir, model)
 	htmlReport(t, s, dir, stderr, "e2e")
@@ -131,6 +133,40 @@ func TestLocalOptimizeOnSimulator(t *testing.T) {
 		t.Errorf("after resume: %d completed, %d interrupted", study.Completed(trials2), interrupted)
 	}
 	raytest.NoLeftovers(t, model)
+}
+
+// progressLines checks the e2e study's progress on a stdout that is not a
+// terminal: a plain line an event, before the report, and every log line
+// in the study's controller.log.
+func progressLines(t *testing.T, dir, out string) {
+	t.Helper()
+	for _, re := range []string{
+		`baseline: 0/1 runs done \(vLLM's defaults\)`,
+		`trial 0 started: baseline \(vLLM's defaults\) at concurrency \d+`,
+		`trial 0 complete in \d+s: output_tokens_per_second_mean=\S+ request_latency=\S+ \[1/1 runs done\]`,
+		`search: 0/4 trials done, 2 at a time`,
+		`trial 1 started: gpu_memory_utilization=\S+ max_num_seqs=\d+`,
+		`trial 1 starting server`,
+		`trial 1 benchmarking`,
+		`trial 1 stopping server after \d+s`,
+		`trial \d+ complete in \d+s: output_tokens_per_second_mean=\S+ request_latency=\S+ \(Pareto-optimal so far\) \[\d/4 trials done.*\]`,
+		`confirmation: 0/\d runs done, 2 at a time`,
+		`trial 0 confirmation run 2 complete in \d+s: output_tokens_per_second_mean=\S+ request_latency=\S+ \[\d/\d runs done\]`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + re + `$`).MatchString(out) {
+			t.Errorf("no line %s in stdout:\n%s", re, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("ANSI codes in plain output:\n%q", out)
+	}
+	if i, j := strings.Index(out, "trial 0 started"), strings.Index(out, "Pareto-optimal trials"); i < 0 || j < i {
+		t.Errorf("progress not before the report:\n%s", out)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "logs", "e2e", "controller.log"))
+	if err != nil || !strings.Contains(string(log), "INFO: starting server trial=0") {
+		t.Errorf("controller.log: %v\n%s", err, log)
+	}
 }
 
 // confirmedAnswer checks the confirmation phase of the e2e study (two

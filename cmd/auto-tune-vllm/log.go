@@ -7,20 +7,53 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 )
 
 // lineHandler prints user-facing log lines as "LEVEL: message key=value ...",
 // the form the Ray auto-start spec shows; no timestamps (terminals and CI
 // logs add their own).
 type lineHandler struct {
-	mu    *sync.Mutex
-	w     io.Writer
+	sink  *logSink // shared by the handlers derived from one logger
 	level slog.Level
 	attrs []slog.Attr
 }
 
+// logSink is where a logger's lines go: the terminal (stderr, or above a
+// live progress view) from a level up, and a file (a study's
+// controller.log) at the logger's level. A study run redirects it while it
+// runs, so loggers handed out before (a Ray backend's) follow.
+type logSink struct {
+	mu        sync.Mutex
+	term      io.Writer
+	termLevel slog.Level
+	file      io.Writer // nil: none
+}
+
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(&lineHandler{mu: &sync.Mutex{}, w: w, level: level})
+	return slog.New(&lineHandler{sink: &logSink{term: w, termLevel: level}, level: level})
+}
+
+// sinkOf is the sink of a logger made by newLogger, nil for another.
+func sinkOf(l *slog.Logger) *logSink {
+	if h, ok := l.Handler().(*lineHandler); ok {
+		return h.sink
+	}
+	return nil
+}
+
+// redirect sends the terminal's lines to term from level up, and every
+// line to file too (nil: none), until restore is called.
+func (s *logSink) redirect(term io.Writer, level slog.Level, file io.Writer) (restore func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	oldTerm, oldLevel, oldFile := s.term, s.termLevel, s.file
+	s.term, s.termLevel, s.file = term, max(level, oldLevel), file
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.term, s.termLevel, s.file = oldTerm, oldLevel, oldFile
+	}
 }
 
 func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
@@ -42,9 +75,22 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	r.Attrs(func(a slog.Attr) bool { write(a); return true })
 	b.WriteByte('\n')
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, err := io.WriteString(h.w, b.String())
+	return h.sink.write(r.Level, b.String())
+}
+
+func (s *logSink) write(l slog.Level, line string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.file != nil {
+		// A file is read later: its lines say when.
+		_, err = io.WriteString(s.file, time.Now().Format("2006-01-02T15:04:05.000 ")+line)
+	}
+	if l >= s.termLevel {
+		if _, werr := io.WriteString(s.term, line); werr != nil {
+			err = werr
+		}
+	}
 	return err
 }
 

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/mattn/go-isatty"
 )
 
 // streams is the process boundary: everything the commands read from or
@@ -14,18 +16,21 @@ type streams struct {
 	Stdin          io.Reader
 	// StdinTerminal: a person can answer a question on Stdin.
 	StdinTerminal bool
-	Getenv        func(string) string
-	Environ       []string
-	Home          string
-	Executable    string
+	// StdoutTTY: stdout is a terminal that can draw a live progress view
+	// (not TERM=dumb); else progress is plain lines.
+	StdoutTTY  bool
+	Getenv     func(string) string
+	Environ    []string
+	Home       string
+	Executable string
 }
 
 func systemStreams() streams {
 	home, _ := os.UserHomeDir()
 	exe, _ := os.Executable()
-	fi, err := os.Stdin.Stat()
-	tty := err == nil && fi.Mode()&os.ModeCharDevice != 0
-	return streams{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, StdinTerminal: tty, Getenv: os.Getenv, Environ: os.Environ(), Home: home, Executable: exe}
+	stdinTTY := isatty.IsTerminal(os.Stdin.Fd())
+	tty := isatty.IsTerminal(os.Stdout.Fd()) && os.Getenv("TERM") != "dumb"
+	return streams{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, StdinTerminal: stdinTTY, StdoutTTY: tty, Getenv: os.Getenv, Environ: os.Environ(), Home: home, Executable: exe}
 }
 
 // defaultStateDir is where head state files live: per user, independent of

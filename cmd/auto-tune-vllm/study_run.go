@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -22,7 +23,8 @@ type studyFlags struct {
 	MaxConcurrentTrials    int    `help:"Trials run at once (overrides the config's max_concurrent_trials)." name:"max-concurrent-trials" aliases:"max-concurrent" placeholder:"N"`
 	MaxConsecutiveFailures int    `help:"Stop after this many failed or infeasible trials in a row." default:"10"`
 	LogDir                 string `help:"Where trial logs go (<dir>/<study>/trial_<n>; default: the config's logging.file_path, else logs)." placeholder:"DIR"`
-	JSON                   bool   `help:"Print the final report as JSON." name:"json"`
+	JSON                   bool   `help:"Print the final report as JSON (progress goes to stderr)." name:"json"`
+	Quiet                  bool   `help:"Print only the final report and errors (every log line still goes to <log-dir>/<study>/controller.log)." short:"q"`
 	NoConfirm              bool   `help:"Skip the confirmation phase (the best trials and the baseline measured again after the search; optimization.confirm)." name:"no-confirm"`
 }
 
@@ -71,6 +73,9 @@ type studyRun struct {
 }
 
 func newStudyRun(g *globals, path string, f studyFlags, resume bool) (*studyRun, error) {
+	if s := sinkOf(g.log); f.Quiet && s != nil {
+		s.redirect(g.io.Stderr, slog.LevelError, nil) // for the whole command
+	}
 	// Checked before anything starts: a typo must not cost a Ray head start.
 	cfg, text, err := loadStudy(g, path, f.Trials)
 	if err != nil {
@@ -79,6 +84,7 @@ func newStudyRun(g *globals, path string, f studyFlags, resume bool) (*studyRun,
 	if f.NoConfirm {
 		cfg.Confirm = config.Confirm{}
 	}
+	f.LogDir = logDir(f.LogDir, cfg)
 	return &studyRun{cfg: cfg, text: text, flags: f, resume: resume}, nil
 }
 
@@ -125,10 +131,14 @@ func (r *studyRun) run(ctx context.Context, g *globals, ray *rayb.Backend) error
 		defer cancel()
 		backend.Close(cctx)
 	}()
+	progress, stopProgress := r.showProgress(g, opened.Study.Name())
+	defer stopProgress()
 	runErr := tune.Run(ctx, tune.RunOptions{
 		Config: cfg, Study: opened.Study, Backend: backend, Concurrency: conc,
-		MaxConsecutiveFailures: r.flags.MaxConsecutiveFailures, LogDir: logDir(r.flags.LogDir, cfg), BaseEnv: g.io.Environ, Remote: ray != nil, Logger: g.log,
+		MaxConsecutiveFailures: r.flags.MaxConsecutiveFailures, LogDir: r.flags.LogDir, BaseEnv: g.io.Environ, Remote: ray != nil, Logger: g.log,
+		Progress: progress,
 	})
+	stopProgress()
 	trials, err := opened.Study.Trials(context.WithoutCancel(ctx))
 	if err != nil {
 		return errors.Join(runErr, err)
