@@ -45,7 +45,7 @@ type cli struct {
 type rayCmd struct {
 	Status  rayStatusCmd  `cmd:"" help:"Show a Ray cluster's nodes, resources, version and dashboard, read from its GCS."`
 	Doctor  rayDoctorCmd  `cmd:"" help:"List every Ray process on this host, grouped by cluster."`
-	Cleanup rayCleanupCmd `cmd:"" help:"Kill exactly one cluster's processes (--session), those of heads we started whose owner died (--stale), or Ray processes of no cluster (--orphans)."`
+	Cleanup rayCleanupCmd `cmd:"" help:"Kill exactly one cluster's processes (--session), those of heads we started whose owner died (--stale), or the orphans 'ray doctor' lists (--orphans)."`
 }
 
 // run parses args, runs the command and returns the exit code.
