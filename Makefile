@@ -97,7 +97,7 @@ bench-ray: build
 
 SEEDS ?= 10
 bench-sampler:
-	$(GO) run ./bench/sampler -seeds $(SEEDS) -budgets 30,100 -optuna-bin "$(OPTUNA_BIN)"
+	$(GO) run ./bench/sampler -seeds $(SEEDS) -budgets 20,30,100 -optuna-bin "$(OPTUNA_BIN)" -optuna-gp-bin "$$(bench/sampler/gp-venv.sh || true)"
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/'))" || { gofmt -l .; exit 1; }

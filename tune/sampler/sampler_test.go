@@ -70,6 +70,7 @@ func samplers() map[string]func(seed uint64) Sampler {
 		"tpe-independent": func(s uint64) Sampler {
 			return NewTPE(TPEOptions{Seed: s, NStartup: 5, Multivariate: &f, NoConstantLiar: true})
 		},
+		"gp": func(s uint64) Sampler { return NewGP(GPOptions{Seed: s, NStartup: 5}) },
 	}
 }
 
