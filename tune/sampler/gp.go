@@ -143,20 +143,42 @@ func (g *GP) acquisition(d *gpData, nObj int, rng randSource) (gp.Acquisition, [
 		}
 		terms = append(terms, &gp.LogPIAcq{GP: reg, Threshold: c.threshold})
 	}
-	if len(terms) == 0 {
-		// Only infeasible trials without any varying constraint: nothing to
-		// learn from, so explore.
-		pts := d.withCons
-		if len(pts) == 0 {
-			pts = d.X
-		}
-		reg, err := g.fit(pts, make([]float64, len(pts)), cat, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		terms = append(terms, &gp.LogEIAcq{GP: reg, Best: math.Inf(-1)})
+	if !informative(terms) {
+		// Nothing feasible and no constraint that varies (every trial
+		// crashed, or all violate by the same amount): nothing says where to
+		// go, so go where nothing was tried, away from the failures.
+		return g.explore(d), nil, nil
 	}
 	return terms, warm, nil
+}
+
+// informative reports whether some term varies over the space: log EI with
+// a feasible best, or a constraint's probability.
+func informative(terms gp.Sum) bool {
+	for _, t := range terms {
+		if ei, ok := t.(*gp.LogEIAcq); !ok || !math.IsInf(ei.Best, -1) {
+			return true
+		}
+	}
+	return false
+}
+
+// explore is the log posterior variance of a GP with the prior's kernel
+// (unit length scales) over every trial tried, running ones included.
+func (g *GP) explore(d *gpData) gp.Acquisition {
+	lam := make([]float64, len(d.space))
+	for i := range lam {
+		lam[i] = 1
+	}
+	pts := append(append([][]float64{}, d.withCons...), d.running...)
+	k := gp.Kernel{InvSqLengthscales: lam, Scale: 1, IsCategorical: d.space.IsCategorical()}
+	reg, err := gp.NewRegressor(k, 1e-4, pts, make([]float64, len(pts)))
+	if err != nil {
+		// Only rounding can break the factorisation at this noise, with
+		// many repeated points: more noise then.
+		reg, _ = gp.NewRegressor(k, 1e-2, pts, make([]float64, len(pts)))
+	}
+	return &gp.LogVarAcq{GP: reg}
 }
 
 func (o GPOptions) localSearch() int {

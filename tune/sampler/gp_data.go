@@ -17,7 +17,10 @@ type gpData struct {
 	feasibleRow []bool
 	running     [][]float64
 	cons        []gpConstraint
-	withCons    [][]float64 // every trial that told constraints
+	// withCons are the trials the constraint models learn from: completed
+	// ones and pruned ones that told constraints (an infeasible
+	// configuration is told as pruned with a violated constraint).
+	withCons [][]float64
 }
 
 // gpConstraint is one constraint's observations: −c standardised, so that
@@ -54,6 +57,7 @@ func newGPData(h *History, sp space.Space, number int) *gpData {
 	d := &gpData{space: gpSpace(sp)}
 	var raw [][]float64
 	var cons [][]float64
+	var complete []bool
 	nObj := len(h.Directions)
 	for i := range h.Trials {
 		tr := &h.Trials[i]
@@ -73,9 +77,10 @@ func newGPData(h *History, sp space.Space, number int) *gpData {
 			raw = append(raw, loss(tr.Values, h.Directions))
 			d.feasibleRow = append(d.feasibleRow, tr.Infeasibility() == 0)
 		}
-		if (tr.State == Complete || tr.State == Pruned) && len(tr.Constraints) > 0 {
+		if tr.State == Complete || (tr.State == Pruned && len(tr.Constraints) > 0) {
 			d.withCons = append(d.withCons, x)
 			cons = append(cons, tr.Constraints)
+			complete = append(complete, tr.State == Complete)
 		}
 	}
 	if len(raw) > 0 {
@@ -94,7 +99,7 @@ func newGPData(h *History, sp space.Space, number int) *gpData {
 			}
 		}
 	}
-	d.constraints(cons)
+	d.constraints(cons, complete)
 	return d
 }
 
@@ -110,10 +115,16 @@ func (d *gpData) normalize(tr *Trial, sp space.Space) ([]float64, bool) {
 	return x, true
 }
 
-// constraints builds one model per constraint index, over the trials that
-// told that many constraints. A constraint with a single observed value
-// says nothing about where it fails and is left out.
-func (d *gpData) constraints(cons [][]float64) {
+// constraints builds one model per constraint index. A trial that told
+// that index gives its value; a completed trial that told fewer constraints
+// met them all and counts as comfortably feasible (−1, the mirror of the +1
+// an infeasible configuration is told with, and what an SLO met by a margin
+// gives); a pruned one that did not tell it is left out. The common case is
+// a study without SLOs whose crashed configurations are told as [1]: the
+// completed trials then teach the model where the crashes are not. A
+// constraint with a single observed value says nothing about where it fails
+// and is left out.
+func (d *gpData) constraints(cons [][]float64, complete []bool) {
 	n := 0
 	for _, c := range cons {
 		n = max(n, len(c))
@@ -122,10 +133,15 @@ func (d *gpData) constraints(cons [][]float64) {
 		var c gpConstraint
 		var vals []float64
 		for i, cs := range cons {
-			if len(cs) > k {
-				c.X = append(c.X, d.withCons[i])
+			switch {
+			case len(cs) > k:
 				vals = append(vals, -cs[k])
+			case complete[i]:
+				vals = append(vals, 1)
+			default:
+				continue
 			}
+			c.X = append(c.X, d.withCons[i])
 		}
 		s, mean, std := standardize(clipInf(vals))
 		if std == 0 {
@@ -137,7 +153,7 @@ func (d *gpData) constraints(cons [][]float64) {
 }
 
 // usable counts the trials the GPs learn from.
-func (d *gpData) usable() int { return max(len(d.X), len(d.withCons)) }
+func (d *gpData) usable() int { return len(d.withCons) }
 
 // feasible returns the objective values and points of the feasible
 // completed trials.

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler/gp"
+
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
 
@@ -127,5 +129,54 @@ func TestGPMultiObjective(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.Trials = append(h.Trials, Trial{Number: i, State: Complete, Params: p, Values: []float64{objective(p), p["x"], p["max_num_seqs"]}})
+	}
+}
+
+// A study without SLOs whose crashing configurations are told as pruned
+// with constraint [1]: the GP learns the crash region from them and the
+// completed trials (gpu_memory_utilization above 0.85 crashes; the
+// objective pulls towards 0.88).
+func TestGPLearnsCrashes(t *testing.T) {
+	t.Parallel()
+	sp := testSpace(t)
+	h := &History{Directions: []Direction{Minimize}}
+	g := NewGP(GPOptions{Seed: 3})
+	crashes := 0
+	for i := 0; i < 30; i++ {
+		p, err := g.Sample(h, sp, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := Trial{Number: i, State: Complete, Params: p, Values: []float64{objective(p)}}
+		if p["gpu_memory_utilization"] > 0.85 {
+			tr = Trial{Number: i, State: Pruned, Params: p, Constraints: []float64{1}}
+			if i >= 15 {
+				crashes++
+			}
+		}
+		h.Trials = append(h.Trials, tr)
+	}
+	// It converges on the boundary, so it still probes just across it.
+	if crashes > 7 {
+		t.Errorf("%d of the last 15 trials crashed", crashes)
+	}
+	d := newGPData(h, sp[:6], 30)
+	if len(d.cons) != 1 || len(d.cons[0].Y) != 30 {
+		t.Fatalf("constraint models %d; want 1 over 30 trials", len(d.cons))
+	}
+	c := d.cons[0]
+	reg, err := gp.Fit(c.X, c.Y, d.space.IsCategorical())
+	if err != nil {
+		t.Fatal(err)
+	}
+	feasible := func(util float64) float64 {
+		x := append([]float64{}, d.X[0]...)
+		x[2] = d.space[2].Normalize(util)
+		m, v := reg.Posterior(x)
+		lp, _, _ := gp.LogPI(m, v, c.threshold)
+		return math.Exp(lp)
+	}
+	if lo, hi := feasible(0.75), feasible(0.95); lo < 0.7 || hi > 0.2 {
+		t.Errorf("P(feasible) at 0.75 = %.2f, at 0.95 = %.2f", lo, hi)
 	}
 }

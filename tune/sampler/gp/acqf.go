@@ -70,6 +70,28 @@ func (a *LogPIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 	return s
 }
 
+// LogVarAcq is the log posterior variance: pure exploration, for when
+// nothing observed says where the good or the feasible region is.
+type LogVarAcq struct {
+	GP *Regressor
+}
+
+func (a *LogVarAcq) LengthScales() []float64 { return a.GP.LengthScales() }
+
+func (a *LogVarAcq) Eval(x []float64) float64 {
+	_, v := a.GP.Posterior(x)
+	return math.Log(v + 1e-12)
+}
+
+func (a *LogVarAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
+	dm, dv := make([]float64, len(dims)), make([]float64, len(dims))
+	_, v := a.GP.PosteriorGrad(x, dims, dm, dv)
+	for j := range dims {
+		grad[j] = dv[j] / (v + 1e-12)
+	}
+	return math.Log(v + 1e-12)
+}
+
 // Sum adds log acquisitions: the objective's term plus one log probability
 // of feasibility per constraint (constraints taken as independent). The
 // first term's length scales precondition the search, as in Optuna.

@@ -192,3 +192,25 @@ func TestFantasiesKeepMeanAndShrinkVariance(t *testing.T) {
 		t.Errorf("before: %v ± %v; after the fantasy: %v ± %v", m0, v0, m1, v1)
 	}
 }
+
+// TestFitRecoversLengthScales fits data that varies along x0 only, with a
+// known wavelength: x0's length scale comes out near the one a Matérn-5/2
+// needs for it, x1's (irrelevant) far longer.
+func TestFitRecoversLengthScales(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var X [][]float64
+	var Y []float64
+	for i := 0; i < 40; i++ {
+		x := []float64{rng.Float64(), rng.Float64()}
+		X, Y = append(X, x), append(Y, math.Sin(2*math.Pi*x[0]/0.8)) // wavelength 0.8
+	}
+	fit, err := Fit(X, Y, []bool{false, false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := fit.LengthScales()
+	if ls[0] < 0.08 || ls[0] > 0.5 || ls[1] < 3*ls[0] {
+		t.Errorf("length scales %v: want x0's in [0.08, 0.5] and x1's far longer", ls)
+	}
+}

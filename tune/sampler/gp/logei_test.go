@@ -67,3 +67,25 @@ func TestLogEIAtObservedPoint(t *testing.T) {
 		t.Errorf("LogEI at zero variance = %v, %v, %v", v, dm, dv)
 	}
 }
+
+// Where the direct formula loses nothing, log EI and its derivative match
+// it (and a finite difference) closely.
+func TestStandardLogEIDirect(t *testing.T) {
+	t.Parallel()
+	direct := func(z float64) float64 {
+		return math.Log(z*0.5*math.Erfc(-z/math.Sqrt2) + math.Exp(-z*z/2)/math.Sqrt(2*math.Pi))
+	}
+	for z := -8.0; z <= 8; z += 0.25 {
+		v, dz := StandardLogEI(z)
+		fd := (direct(z+1e-6) - direct(z-1e-6)) / 2e-6
+		if !near(v, direct(z), 1e-10) || !near(dz, fd, 1e-5) {
+			t.Errorf("logEI(%v) = %v (d %v), direct %v (d %v)", z, v, dz, direct(z), fd)
+		}
+	}
+	// LogEI in mean and variance is the standard one shifted and scaled.
+	v, _, _ := LogEI(1.5, 4, 0.5)
+	s, _ := StandardLogEI(0.5)
+	if !near(v, s+math.Log(2), 1e-6) {
+		t.Errorf("LogEI(1.5, 4, 0.5) = %v, want %v", v, s+math.Log(2))
+	}
+}
