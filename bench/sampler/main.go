@@ -135,6 +135,10 @@ func main() {
 		db := studyAskLatency(a.N)
 		fmt.Printf("| tpe | %d trials | %.2f ms | %.2f ms | %.1f× | %.2f ms | %.2f ms | %.1f× |\n", a.N, ms, a.Ms, a.Ms/ms, db, a.SqliteMs, a.SqliteMs/db)
 	}
+	if len(pyGP.Ask) == 0 {
+		// Without Optuna's GPSampler, ours alone.
+		fmt.Printf("| gp | 100 trials | %.2f ms | – | | | | |\n", askLatency("gp", 100))
+	}
 }
 
 // samplerNames are the samplers each surface is run with.
