@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 )
@@ -73,9 +74,11 @@ func main() {
 			if name == "gp" {
 				b = gpBudget
 			}
+			t0 := time.Now()
 			for seed := 0; seed < *seeds; seed++ {
 				ours[key{s.name, name}] = append(ours[key{s.name, name}], runOurs(s, name, b, uint64(seed)))
 			}
+			fmt.Fprintf(os.Stderr, "ours %s %s: %d seeds × %d trials in %.1f s\n", name, s.name, *seeds, b, time.Since(t0).Seconds())
 		}
 	}
 
