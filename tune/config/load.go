@@ -179,7 +179,7 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 		"sampler": func(_, v *yaml.Node, f string) {
 			if str, ok := d.str(v, f); ok && strings.EqualFold(str, "botorch") {
 				s.Sampler = "gp"
-				s.Warnings = append(s.Warnings, fmt.Sprintf("line %d: %s: botorch is read as gp (a Gaussian-process sampler after Optuna's GPSampler)", v.Line, f))
+				d.warn(v, f, "botorch is read as gp (Gaussian-process Bayesian optimisation after Optuna's GPSampler)")
 				return
 			}
 			s.Sampler, _ = d.oneOf(v, f, Samplers...)
