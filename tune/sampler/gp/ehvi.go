@@ -110,10 +110,14 @@ func (a *LogEHVIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 		}
 		sd[j] = math.Sqrt(v + 1e-12)
 	}
-	// Log-sum-exp over samples and boxes, tracking d/dY per sample.
+	// Log-sum-exp over samples and boxes; with a gradient, d term / d Y_j
+	// (0 where clipped) is kept per term in one flat slice.
 	nb := len(a.lower)
 	terms := make([]float64, len(a.samples)*nb)
-	dTerm := make([][]float64, len(terms)) // d term / d Y_j
+	var dTerm []float64
+	if dims != nil {
+		dTerm = make([]float64, len(terms)*m)
+	}
 	maxT := math.Inf(-1)
 	y := make([]float64, m)
 	for s, xi := range a.samples {
@@ -121,8 +125,7 @@ func (a *LogEHVIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 			y[j] = mu[j] + sd[j]*xi[j]
 		}
 		for b := range nb {
-			t := 0.0
-			dt := make([]float64, m)
+			t, at := 0.0, s*nb+b
 			for j := range y {
 				diff := y[j] - a.lower[b][j]
 				switch {
@@ -130,12 +133,12 @@ func (a *LogEHVIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 					diff = ehviEps
 				case diff >= a.interval[b][j]:
 					diff = a.interval[b][j]
-				default:
-					dt[j] = 1 / diff
+				case dTerm != nil:
+					dTerm[at*m+j] = 1 / diff
 				}
 				t += math.Log(diff)
 			}
-			terms[s*nb+b], dTerm[s*nb+b] = t, dt
+			terms[at] = t
 			maxT = math.Max(maxT, t)
 		}
 	}
@@ -150,8 +153,10 @@ func (a *LogEHVIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 	clear(grad)
 	for s, xi := range a.samples {
 		for b := range nb {
-			w := math.Exp(terms[s*nb+b]-maxT) / sum
-			for j, dt := range dTerm[s*nb+b] {
+			at := s*nb + b
+			w := math.Exp(terms[at]-maxT) / sum
+			for j := range m {
+				dt := dTerm[at*m+j]
 				if dt == 0 {
 					continue
 				}
