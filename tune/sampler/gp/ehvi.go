@@ -110,62 +110,59 @@ func (a *LogEHVIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 		}
 		sd[j] = math.Sqrt(v + 1e-12)
 	}
-	// Log-sum-exp over samples and boxes; with a gradient, d term / d Y_j
-	// (0 where clipped) is kept per term in one flat slice.
-	nb := len(a.lower)
-	terms := make([]float64, len(a.samples)*nb)
-	var dTerm []float64
+	// The improvement of a sample is Σ over boxes of Π_j clip(Y_j − lower_j)
+	// (each factor at least ehviEps, so the log stays finite). It is summed
+	// in linear space: the smallest term, ehviEps², is far from underflow,
+	// and no log or exp is taken per term. gY is d improvement / d Y_j.
+	sum := 0.0
+	y, gY := make([]float64, m), make([]float64, m)
 	if dims != nil {
-		dTerm = make([]float64, len(terms)*m)
+		clear(grad)
 	}
-	maxT := math.Inf(-1)
-	y := make([]float64, m)
-	for s, xi := range a.samples {
+	for _, xi := range a.samples {
 		for j := range y {
 			y[j] = mu[j] + sd[j]*xi[j]
+			gY[j] = 0
 		}
-		for b := range nb {
-			t, at := 0.0, s*nb+b
-			for j := range y {
-				diff := y[j] - a.lower[b][j]
-				switch {
-				case diff <= ehviEps:
-					diff = ehviEps
-				case diff >= a.interval[b][j]:
-					diff = a.interval[b][j]
-				case dTerm != nil:
-					dTerm[at*m+j] = 1 / diff
-				}
-				t += math.Log(diff)
+		for b, lo := range a.lower {
+			d0, c0 := clipDiff(y[0]-lo[0], a.interval[b][0])
+			d1, c1 := clipDiff(y[1]-lo[1], a.interval[b][1])
+			sum += d0 * d1
+			if !c0 {
+				gY[0] += d1
 			}
-			terms[at] = t
-			maxT = math.Max(maxT, t)
-		}
-	}
-	sum := 0.0
-	for _, t := range terms {
-		sum += math.Exp(t - maxT)
-	}
-	val := maxT + math.Log(sum) - math.Log(float64(len(a.samples)))
-	if dims == nil {
-		return val
-	}
-	clear(grad)
-	for s, xi := range a.samples {
-		for b := range nb {
-			at := s*nb + b
-			w := math.Exp(terms[at]-maxT) / sum
-			for j := range m {
-				dt := dTerm[at*m+j]
-				if dt == 0 {
-					continue
-				}
-				// Y = mu + sqrt(var)·ξ
-				for k := range dims {
-					grad[k] += w * dt * (dMu[j][k] + xi[j]/(2*sd[j])*dVar[j][k])
-				}
+			if !c1 {
+				gY[1] += d0
 			}
 		}
+		if dims == nil {
+			continue
+		}
+		for j := range y {
+			if gY[j] == 0 {
+				continue
+			}
+			// Y = mu + sqrt(var)·ξ
+			for k := range dims {
+				grad[k] += gY[j] * (dMu[j][k] + xi[j]/(2*sd[j])*dVar[j][k])
+			}
+		}
+	}
+	val := math.Log(sum / float64(len(a.samples)))
+	for k := range grad {
+		grad[k] /= sum
 	}
 	return val
+}
+
+// clipDiff clips one factor of a box's volume to [ehviEps, width] and
+// reports whether it was clipped (then it does not vary with Y).
+func clipDiff(diff, width float64) (float64, bool) {
+	switch {
+	case diff <= ehviEps:
+		return ehviEps, true
+	case diff >= width:
+		return width, true
+	}
+	return diff, false
 }
