@@ -96,8 +96,11 @@ bench-ray: build
 	ATV_RAY_BIN="$(RAY_BIN)" bench/ray-head.sh
 
 SEEDS ?= 10
+# OPTUNA_GP=1 adds Optuna's GPSampler, from a venv with torch (several GB,
+# installed once by bench/sampler/gp-venv.sh).
+OPTUNA_GP ?=
 bench-sampler:
-	$(GO) run ./bench/sampler -seeds $(SEEDS) -budgets 30,100 -optuna-bin "$(OPTUNA_BIN)"
+	$(GO) run ./bench/sampler -seeds $(SEEDS) -budgets 20,30,100 -optuna-bin "$(OPTUNA_BIN)" -optuna-gp-bin "$(if $(OPTUNA_GP),$$(bench/sampler/gp-venv.sh))"
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/'))" || { gofmt -l .; exit 1; }

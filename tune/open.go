@@ -131,6 +131,8 @@ func NewSampler(cfg *config.Study, seed uint64) (sampler.Sampler, error) {
 		return &sampler.NSGA2{Seed: seed}, nil
 	case "tpe":
 		return sampler.NewTPE(sampler.TPEOptions{Seed: seed, NStartup: cfg.NStartupTrials, NoStartup: cfg.NStartupTrials == 0}), nil
+	case "gp":
+		return sampler.NewGP(sampler.GPOptions{Seed: seed, NStartup: cfg.NStartupTrials, NoStartup: cfg.NStartupTrials == 0}), nil
 	}
 	return nil, fmt.Errorf("unknown sampler %q", cfg.Sampler)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
@@ -79,7 +80,7 @@ func TestOpenCreateResume(t *testing.T) {
 
 func TestNewSampler(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"tpe", "random", "grid", "nsga2"} {
+	for _, name := range config.Samplers {
 		src := "optimization: {sampler: " + name + ", preset: balanced}\nbenchmark: {}\nparameters:\n  a: {min: 1, max: 4}\n"
 		cfg, err := config.Parse("s.yaml", []byte(src), nil)
 		if err != nil {
@@ -89,8 +90,18 @@ func TestNewSampler(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	cfg, _ := config.Parse("s.yaml", []byte("optimization: {sampler: grid}\nbenchmark: {}\nparameters:\n  a: {min: 0.0, max: 1.0}\n"), nil)
+	// The Python tool's botorch is our gp.
+	cfg, err := config.Parse("s.yaml", []byte("optimization: {sampler: botorch}\nbenchmark: {}\nparameters:\n  a: {min: 1, max: 4}\n"), nil)
+	if s, _ := NewSampler(cfg, 1); err != nil || !isGP(s) {
+		t.Errorf("botorch: %T, %v", s, err)
+	}
+	cfg, _ = config.Parse("s.yaml", []byte("optimization: {sampler: grid}\nbenchmark: {}\nparameters:\n  a: {min: 0.0, max: 1.0}\n"), nil)
 	if _, err := NewSampler(cfg, 1); err == nil || !strings.Contains(err.Error(), "give it a step") {
 		t.Errorf("grid over a continuous range: %v", err)
 	}
+}
+
+func isGP(s sampler.Sampler) bool {
+	_, ok := s.(*sampler.GP)
+	return ok
 }

@@ -54,3 +54,16 @@ func BenchmarkStudyAsk1000(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkGPAsk100 times one GP ask with 100 random trials of history on
+// the throughput surface (the target: well under a second).
+func BenchmarkGPAsk100(b *testing.B) {
+	h, s := randomHistory(100)
+	gp := sampler.NewGP(sampler.GPOptions{Seed: 0})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := gp.Sample(h, s.space, 100+i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

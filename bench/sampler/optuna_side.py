@@ -1,8 +1,12 @@
 """Python Optuna's side of the sampler-quality benchmark (bench/sampler/main.go).
 
 The surfaces here and in surfaces.go must stay identical, formula for formula.
-Writes JSON {"version", "results", "ask"} to OUT.
-Usage: python optuna_side.py SEEDS BUDGETS OUT [SURFACE,...]
+Each (surface, sampler, seed) runs once for BUDGET trials; the Go side scores
+every prefix it reports a budget for. Writes JSON {"version", "results",
+"ask"} to OUT; "ask" times TPE (ASK=tpe) or GPSampler (ASK=gp).
+Usage: python optuna_side.py SEEDS BUDGET OUT SURFACE,... SAMPLER,... ASK
+GPSampler needs scipy and torch, so it runs from the bench's own venv
+(bench/sampler/gp-venv.sh).
 """
 import json
 import math
@@ -53,10 +57,28 @@ def tradeoff(t):
     return thr, lat
 
 
+def slo(t):
+    mns = t.suggest_int("max_num_seqs", 8, 512, step=8)
+    mnbt = t.suggest_int("max_num_batched_tokens", 1024, 16384, step=1024)
+    chunked = t.suggest_categorical("enable_chunked_prefill", [True, False])
+    gmu = t.suggest_float("gpu_memory_utilization", 0.70, 0.95)
+    thr = 1000 * mns / (mns + 48) * mnbt / (mnbt + 3072) * (0.85 + 0.6 * (gmu - 0.7))
+    stall, pressure = mnbt / 8192, 0.15 * max(0.0, gmu - 0.85) / 0.1
+    if chunked:
+        stall *= 0.3
+    else:
+        thr *= 1.06
+        pressure *= 2
+    ttft_p95 = 0.35 + 0.0045 * mns + stall + pressure
+    t.set_constraint("ttft_p95_slo", ttft_p95 - 1)
+    return thr
+
+
 SURFACES = {
     "throughput": (throughput, ["maximize"]),
     "latency": (latency, ["minimize"]),
     "tradeoff": (tradeoff, ["maximize", "minimize"]),
+    "slo": (slo, ["maximize"]),
 }
 
 
@@ -64,25 +86,35 @@ def feasible(t):
     return all(v <= 0 for v in t.constraints.values())
 
 
+def make_sampler(name, seed):
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
 def run(surface, sampler_name, budget, seed):
+    """Every completed trial in order: its values and whether it is feasible."""
     fn, dirs = SURFACES[surface]
-    if sampler_name == "tpe":
-        sampler = optuna.samplers.TPESampler(seed=seed)
-    else:
-        sampler = optuna.samplers.NSGAIISampler(seed=seed)
-    study = optuna.create_study(directions=dirs, sampler=sampler)
+    study = optuna.create_study(directions=dirs, sampler=make_sampler(sampler_name, seed))
     study.optimize(fn, n_trials=budget)
-    trials = [t for t in study.trials if t.state.name == "COMPLETE" and feasible(t)]
-    return [list(t.values) for t in trials]
+    return [{"values": list(t.values), "feasible": feasible(t)} for t in study.trials if t.state.name == "COMPLETE"]
 
 
-def ask_latency(n, storage=None):
-    study = optuna.create_study(direction="maximize", storage=storage, sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=10))
+def ask_latency(n, sampler_name="tpe", storage=None):
+    if sampler_name == "gp":
+        sampler = optuna.samplers.GPSampler(seed=0, n_startup_trials=10)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=0, n_startup_trials=10)
+    study = optuna.create_study(direction="maximize", storage=storage, sampler=sampler)
     rnd = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1))
     rnd.optimize(throughput, n_trials=n)
     study.add_trials(rnd.trials)
     times = []
-    for _ in range(10):
+    for _ in range(10 if sampler_name == "tpe" else 5):
         t0 = time.perf_counter()
         trial = study.ask()
         throughput(trial)  # the suggest_* calls are where Optuna samples
@@ -93,20 +125,29 @@ def ask_latency(n, storage=None):
 
 
 if __name__ == "__main__":
-    seeds = int(sys.argv[1])
-    budgets = [int(b) for b in sys.argv[2].split(",")]
+    import os
+    import tempfile
+
+    seeds, budget, out_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    surfaces = [x for x in sys.argv[4].split(",") if x] or list(SURFACES)
+    samplers = sys.argv[5].split(",")
+    ask = sys.argv[6]
     out = {"version": optuna.__version__, "results": [], "ask": []}
-    only = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[4] else list(SURFACES)
-    for surface in only:
-        samplers = ["tpe", "nsga2"] if surface == "tradeoff" else ["tpe"]
+    for surface in surfaces:
         for s in samplers:
-            for budget in budgets:
-                for seed in range(seeds):
-                    out["results"].append({"surface": surface, "sampler": s, "budget": budget, "seed": seed,
-                                           "values": run(surface, s, budget, seed)})
-    import os, tempfile
-    for n in (100, 1000):
-        db = os.path.join(tempfile.mkdtemp(), "ask.db")
-        out["ask"].append({"n": n, "ms": ask_latency(n), "sqlite_ms": ask_latency(n, f"sqlite:///{db}")})
-    with open(sys.argv[3], "w") as f:
+            if s == "nsga2" and len(SURFACES[surface][1]) == 1:
+                continue
+            for seed in range(seeds):
+                t0 = time.perf_counter()
+                trials = run(surface, s, budget, seed)
+                out["results"].append({"surface": surface, "sampler": s, "seed": seed, "trials": trials,
+                                       "seconds": time.perf_counter() - t0})
+                print(f"optuna {s} {surface} seed {seed}: {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+    if ask == "tpe":
+        for n in (100, 1000):
+            db = os.path.join(tempfile.mkdtemp(), "ask.db")
+            out["ask"].append({"sampler": "tpe", "n": n, "ms": ask_latency(n), "sqlite_ms": ask_latency(n, "tpe", f"sqlite:///{db}")})
+    elif ask == "gp":
+        out["ask"].append({"sampler": "gp", "n": 100, "ms": ask_latency(100, "gp")})
+    with open(out_path, "w") as f:
         json.dump(out, f)

@@ -114,6 +114,31 @@ func surfaces() []surface {
 				return []float64{thr, lat}, gmu - 0.93
 			},
 		},
+		{
+			// Maximise throughput subject to TTFT p95 ≤ 1 s: 7.6% of the grid is
+			// feasible and the optimum sits on the SLO's edge.
+			name: "slo", dirs: []sampler.Direction{sampler.Maximize},
+			space: space.Space{
+				{Name: "max_num_seqs", Dist: must(space.NewInt(8, 512, false, 8))},
+				{Name: "max_num_batched_tokens", Dist: must(space.NewInt(1024, 16384, false, 1024))},
+				{Name: "enable_chunked_prefill", Dist: must(space.NewCategorical([]any{true, false}))},
+				{Name: "gpu_memory_utilization", Dist: must(space.NewFloat(0.70, 0.95, false, 0))},
+			},
+			eval: func(p map[string]any) ([]float64, float64) {
+				mns, mnbt, gmu := num(p["max_num_seqs"]), num(p["max_num_batched_tokens"]), num(p["gpu_memory_utilization"])
+				chunked := p["enable_chunked_prefill"] == true
+				thr := 1000 * mns / (mns + 48) * mnbt / (mnbt + 3072) * (0.85 + 0.6*(gmu-0.7))
+				stall, pressure := mnbt/8192, 0.15*math.Max(0, gmu-0.85)/0.1
+				if chunked {
+					stall *= 0.3
+				} else {
+					thr *= 1.06
+					pressure *= 2
+				}
+				ttftP95 := 0.35 + 0.0045*mns + stall + pressure
+				return []float64{thr}, ttftP95 - 1
+			},
+		},
 	}
 }
 

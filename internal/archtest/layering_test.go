@@ -69,6 +69,7 @@ var rows = []struct {
 	{"bench", 5}, // the benchmark programs sit beside the CLI
 	{"tune/report", 4}, {"tune/backend", 4},
 	{"tune/study", 3}, {"tune/trial", 3}, {"tune/config", 3}, {"head", 3},
+	{"tune/sampler/gp", 1}, // the GP maths: a leaf under its sampler
 	{"tune/sampler", 2}, {"tune/importance", 2}, {"tune/bench", 2}, {"gcs", 2}, {"gpu", 2},
 	{"tune/space", 1}, {"tune/metric", 1}, {"tune/stats", 1}, {"tune/sim", 1}, {"internal/proc", 1}, {"third_party", 1},
 	{"tune", 4},

@@ -34,8 +34,8 @@ const (
 // power, at 12 server starts.
 var DefaultConfirm = Confirm{Top: 3, Runs: 3}
 
-// Samplers we implement. The Python tool also named gp and botorch.
-var Samplers = []string{"tpe", "random", "grid", "nsga2"}
+// Samplers we implement. The Python tool's botorch is read as gp.
+var Samplers = []string{"tpe", "random", "grid", "nsga2", "gp"}
 
 // BenchmarkTypes are the load generators a trial can use.
 var BenchmarkTypes = []string{"builtin", "guidellm", "vllm-bench", "command"}
@@ -177,8 +177,9 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 			}
 		},
 		"sampler": func(_, v *yaml.Node, f string) {
-			if str, ok := d.str(v, f); ok && (strings.EqualFold(str, "gp") || strings.EqualFold(str, "botorch")) {
-				d.fail(v, f, "%q is not available in auto-tune-vllm; allowed: %s (tpe is the default)", str, strings.Join(Samplers, ", "))
+			if str, ok := d.str(v, f); ok && strings.EqualFold(str, "botorch") {
+				s.Sampler = "gp"
+				d.warn(v, f, "botorch is read as gp (Gaussian-process Bayesian optimisation after Optuna's GPSampler)")
 				return
 			}
 			s.Sampler, _ = d.oneOf(v, f, Samplers...)
@@ -245,7 +246,7 @@ func (d *dec) optimization(n *yaml.Node, field string, s *Study) {
 	if s.Sampler == "nsga2" && len(s.Objectives) == 1 {
 		d.fail(n, join(field, "sampler"), "nsga2 is a multi-objective sampler; use tpe for a single objective")
 	}
-	if s.Sampler == "tpe" && s.NStartupTrials >= s.NTrials && n != nil {
+	if (s.Sampler == "tpe" || s.Sampler == "gp") && s.NStartupTrials >= s.NTrials && n != nil {
 		// Not an error: the whole study is then random search, which is legal.
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: n_startup_trials (%d) ≥ n_trials (%d): every trial will be sampled at random", field, s.NStartupTrials, s.NTrials))
 	}

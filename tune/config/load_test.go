@@ -189,8 +189,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown top-level key", minimal + "paramters: {}\n", []string{`study.yaml:6:1: paramters: unknown key (did you mean "parameters"?)`}},
 		{"unknown nested key", "optimization:\n  samplr: tpe\nbenchmark: {}\n", []string{`study.yaml:2:3: optimization.samplr: unknown key (did you mean "sampler"?); allowed:`}},
-		{"bad sampler", "optimization:\n  sampler: tpee\nbenchmark: {}\n", []string{`study.yaml:2:12: optimization.sampler: "tpee" is not allowed (did you mean "tpe"?); allowed: tpe, random, grid, nsga2`}},
-		{"gp sampler", "optimization: {sampler: gp}\nbenchmark: {}\n", []string{`"gp" is not available in auto-tune-vllm`}},
+		{"bad sampler", "optimization:\n  sampler: tpee\nbenchmark: {}\n", []string{`study.yaml:2:12: optimization.sampler: "tpee" is not allowed (did you mean "tpe"?); allowed: tpe, random, grid, nsga2, gp`}},
 		{"missing sections", "study: {name: x}\n", []string{"optimization: section missing", "benchmark: section missing"}},
 		{"name and prefix", minimal + "study: {name: a, prefix: b}\n", []string{"give either name"}},
 		{"both storages", minimal + "study: {database_url: 'postgresql://x/y', storage_file: a.db}\n", []string{"give either database_url"}},
@@ -259,4 +258,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("no error but no objectives")
 		}
 	})
+}
+
+func TestGPSamplerAndBotorchSynonym(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml string
+		warned     bool
+	}{
+		{"gp", "optimization: {sampler: gp}\nbenchmark: {}\n", false},
+		{"botorch", "optimization: {sampler: botorch}\nbenchmark: {}\n", true},
+	}
+	for _, tt := range tests {
+		s, err := parse(t, tt.yaml, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		warned := len(s.Warnings) == 1 && strings.Contains(s.Warnings[0], "botorch is read as gp")
+		if s.Sampler != "gp" || warned != tt.warned {
+			t.Errorf("%s: sampler %q, warnings %q", tt.name, s.Sampler, s.Warnings)
+		}
+	}
 }

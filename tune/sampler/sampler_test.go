@@ -70,6 +70,7 @@ func samplers() map[string]func(seed uint64) Sampler {
 		"tpe-independent": func(s uint64) Sampler {
 			return NewTPE(TPEOptions{Seed: s, NStartup: 5, Multivariate: &f, NoConstantLiar: true})
 		},
+		"gp": func(s uint64) Sampler { return NewGP(GPOptions{Seed: s, NStartup: 5}) },
 	}
 }
 
@@ -329,5 +330,41 @@ func TestGridOrderMatchesSort(t *testing.T) {
 	}
 	if gridOrder(obs, dimension{low: 0, high: 1}) != nil {
 		t.Error("a continuous dimension was counting-sorted")
+	}
+}
+
+// Every sampler, on the histories a study can hand it: empty, all
+// infeasible, all crashed (pruned with a violated constraint, no values),
+// with running and failed trials. Each proposal is in the space and the same
+// when asked twice.
+func TestEdgeHistoriesEverySampler(t *testing.T) {
+	t.Parallel()
+	sp := testSpace(t)
+	dirs := []Direction{Minimize}
+	infeasible := run(t, Random{Seed: 1}, sp, 12, dirs, func(map[string]float64) float64 { return 1 })
+	crashed := &History{Directions: dirs}
+	for _, tr := range infeasible.Trials {
+		crashed.Trials = append(crashed.Trials, Trial{Number: tr.Number, State: Pruned, Params: tr.Params, Constraints: []float64{1}})
+	}
+	mixed := run(t, Random{Seed: 2}, sp, 12, dirs, nil)
+	mixed.Trials = append(mixed.Trials, Trial{Number: 12, State: Running, Params: mixed.Trials[3].Params}, Trial{Number: 13, State: Failed},
+		Trial{Number: 14, State: Pruned, Params: mixed.Trials[5].Params, Constraints: []float64{1}})
+	histories := map[string]*History{"empty": {Directions: dirs}, "all infeasible": infeasible, "all crashed": crashed, "mixed": mixed}
+	for name, mk := range samplers() {
+		for hname, h := range histories {
+			a, err := mk(7).Sample(h, sp, 20)
+			if err != nil {
+				t.Fatalf("%s, %s: %v", name, hname, err)
+			}
+			b, _ := mk(7).Sample(h, sp, 20)
+			for _, prm := range sp {
+				if v, ok := a[prm.Name]; !ok || !prm.Dist.Contains(v) {
+					t.Errorf("%s, %s: %s = %v outside %s", name, hname, prm.Name, v, prm.Dist)
+				}
+			}
+			if !maps.Equal(a, b) {
+				t.Errorf("%s, %s: %v then %v", name, hname, a, b)
+			}
+		}
 	}
 }

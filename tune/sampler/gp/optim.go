@@ -1,0 +1,229 @@
+package gp
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// OptimizeOptions are Optuna's acquisition-optimiser settings.
+type OptimizeOptions struct {
+	Preliminary int     // Sobol candidates scored first (default 2048)
+	LocalSearch int     // local searches, warm starts included (default 10)
+	Tol         float64 // default 1e-4
+}
+
+func (o *OptimizeOptions) defaults() {
+	if o.Preliminary <= 0 {
+		o.Preliminary = 2048
+	}
+	if o.LocalSearch <= 0 {
+		o.LocalSearch = 10
+	}
+	if o.Tol <= 0 {
+		o.Tol = 1e-4
+	}
+}
+
+// Optimize maximises acq over the space: it scores scrambled-Sobol
+// candidates, then runs a local search from the best of them, from a few
+// more picked by a roulette weighted by exp(acq − max), and from the warm
+// starts (the best trials so far). It returns the best point found.
+func Optimize(acq Acquisition, sp Space, rng *rand.Rand, warm [][]float64, o OptimizeOptions) ([]float64, float64) {
+	o.defaults()
+	cands := sp.Sample(rng, o.Preliminary)
+	f := make([]float64, len(cands))
+	best := 0
+	for i, c := range cands {
+		f[i] = acq.Eval(c)
+		if f[i] > f[best] || math.IsNaN(f[best]) {
+			best = i
+		}
+	}
+	starts := [][]float64{cands[best]}
+	nWarm := min(len(warm), o.LocalSearch-1)
+	if extra := o.LocalSearch - nWarm - 1; extra > 0 && !math.IsInf(f[best], 0) && !math.IsNaN(f[best]) {
+		w := make([]float64, len(f))
+		for i := range f {
+			if i != best && !math.IsNaN(f[i]) {
+				w[i] = math.Exp(f[i] - f[best])
+			}
+		}
+		for _, i := range weightedPick(rng, w, extra) {
+			starts = append(starts, cands[i])
+		}
+	}
+	starts = append(starts, warm[:nWarm]...)
+	ls := newLocalSearch(acq, sp, o.Tol)
+	var bestX []float64
+	bestF := math.Inf(-1)
+	for _, s := range starts {
+		x, v := ls.run(append([]float64{}, s...))
+		if bestX == nil || v > bestF {
+			bestX, bestF = x, v
+		}
+	}
+	return bestX, bestF
+}
+
+// weightedPick draws up to k distinct indices with probability proportional
+// to w (zero weights are never drawn).
+func weightedPick(rng *rand.Rand, w []float64, k int) []int {
+	w = append([]float64{}, w...)
+	var out []int
+	for len(out) < k {
+		total := 0.0
+		for _, x := range w {
+			total += x
+		}
+		if !(total > 0) || math.IsInf(total, 0) {
+			break
+		}
+		u := rng.Float64() * total
+		pick := -1
+		for i, x := range w {
+			if x <= 0 {
+				continue
+			}
+			pick = i
+			if u < x {
+				break
+			}
+			u -= x
+		}
+		out = append(out, pick)
+		w[pick] = 0
+	}
+	return out
+}
+
+type localSearch struct {
+	acq      Acquisition
+	sp       Space
+	cont     []int     // continuous dimensions
+	scales   []float64 // their length scales
+	discrete []int
+	choices  [][]float64
+	tol      float64
+}
+
+func newLocalSearch(acq Acquisition, sp Space, tol float64) *localSearch {
+	ls := &localSearch{acq: acq, sp: sp, tol: tol}
+	all := acq.LengthScales()
+	for i, d := range sp {
+		if d.Kind == Continuous {
+			ls.cont = append(ls.cont, i)
+			ls.scales = append(ls.scales, all[i])
+		} else {
+			ls.discrete = append(ls.discrete, i)
+			ls.choices = append(ls.choices, d.choices())
+		}
+	}
+	return ls
+}
+
+// run alternates a gradient step over the continuous dimensions with a
+// search along each discrete one, until a whole round changes nothing.
+func (ls *localSearch) run(x []float64) ([]float64, float64) {
+	const continuous = -1
+	f := ls.acq.Eval(x)
+	last := continuous
+	for iter := 0; iter < 100; iter++ {
+		if ls.gradientAscent(x, &f) {
+			last = continuous
+		}
+		for k, i := range ls.discrete {
+			if last == i {
+				return x, f
+			}
+			if ls.searchDiscrete(x, &f, i, ls.choices[k]) {
+				last = i
+			}
+		}
+		if last == continuous {
+			return x, f
+		}
+	}
+	return x, f
+}
+
+// searchDiscrete tries the other values of dimension i: all of them for a
+// categorical or a short grid, a golden-section search over the linear
+// interpolation between grid points otherwise.
+func (ls *localSearch) searchDiscrete(x []float64, f *float64, i int, choices []float64) bool {
+	if len(choices) <= 1 {
+		return false
+	}
+	cur := nearest(choices, x[i])
+	cache := map[int]float64{cur: *f}
+	at := func(k int) float64 {
+		if v, ok := cache[k]; ok {
+			return v
+		}
+		old := x[i]
+		x[i] = choices[k]
+		v := ls.acq.Eval(x)
+		x[i] = old
+		cache[k] = v
+		return v
+	}
+	bestK := cur
+	if ls.sp[i].Kind == Categorical || len(choices) <= 16 {
+		for k := range choices {
+			if v := at(k); v > cache[bestK] {
+				bestK = k
+			}
+		}
+	} else {
+		bestK = goldenGrid(choices, at)
+	}
+	if bestK != cur && at(bestK) > *f {
+		x[i], *f = choices[bestK], at(bestK)
+		return true
+	}
+	return false
+}
+
+// goldenGrid maximises the piecewise-linear interpolation of at over the
+// grid by golden-section search, stopping at a quarter of the finest grid
+// gap, and returns the grid index nearest to the optimum.
+func goldenGrid(grid []float64, at func(int) float64) int {
+	interp := func(u float64) float64 {
+		r := 1
+		for r < len(grid)-1 && grid[r] < u {
+			r++
+		}
+		l := r - 1
+		w := (grid[r] - u) / (grid[r] - grid[l])
+		return w*at(l) + (1-w)*at(r)
+	}
+	xtol := math.Inf(1)
+	for k := 1; k < len(grid); k++ {
+		xtol = math.Min(xtol, (grid[k]-grid[k-1])/4)
+	}
+	const invPhi = 0.6180339887498949
+	a, b := grid[0], grid[len(grid)-1]
+	c, d := b-invPhi*(b-a), a+invPhi*(b-a)
+	fc, fd := interp(c), interp(d)
+	for b-a > xtol {
+		if fc > fd {
+			b, d, fd = d, c, fc
+			c = b - invPhi*(b-a)
+			fc = interp(c)
+		} else {
+			a, c, fc = c, d, fd
+			d = a + invPhi*(b-a)
+			fd = interp(d)
+		}
+	}
+	return nearest(grid, (a+b)/2)
+}
+
+func nearest(grid []float64, v float64) int {
+	best := 0
+	for k, g := range grid {
+		if math.Abs(g-v) < math.Abs(grid[best]-v) {
+			best = k
+		}
+	}
+	return best
+}
