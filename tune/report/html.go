@@ -281,11 +281,20 @@ func table(objs []Objective, ps []pageParam, ts []pageTrial) ([]string, []tableR
 		} else {
 			r.Cells = append(r.Cells, cell{Class: "num"})
 		}
-		r.Cells = append(r.Cells, cell{Text: t.Error, Sort: t.Error, Class: "msg"})
+		// A server's failure can quote pages of its output: the cell shows
+		// the start, the tooltip all of it, so one row does not fill a screen.
+		msg := cell{Text: t.Error, Sort: t.Error, Class: "msg"}
+		if r := []rune(t.Error); len(r) > msgChars {
+			msg.Text, msg.Title = string(r[:msgChars])+"…", t.Error
+		}
+		r.Cells = append(r.Cells, msg)
 		rows = append(rows, r)
 	}
 	return head, rows
 }
+
+// msgChars is how much of a failure message the trial table shows.
+const msgChars = 240
 
 // improvement words a single run's improvement over the baseline.
 func improvement(p float64) string {

@@ -144,3 +144,32 @@ func TestEChartsInlinable(t *testing.T) {
 		t.Errorf("third_party/echarts/echarts.min.js (%d bytes) is missing or holds </script or <!--", len(lib))
 	}
 }
+
+// A failure that quotes pages of server output shows its start in the trial
+// table and all of it in the cell's tooltip; a confirmed trial that misses an
+// SLO is shown as such in the comparison.
+func TestHTMLLongMessageAndMissedSLO(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("RuntimeError: CUDA error ", 60)
+	crashed := failed(2)
+	crashed.UserAttrs = map[string]any{study.AttrErrorType: "vllm_crash", study.AttrErrorMessage: long}
+	ttft, limit := "time_to_first_token_ms_p95", 1000.0
+	trials := []study.Trial{
+		alsoMeasured(confirmedRuns(base(0, 100), throughput.Key, 100, 110, 90), ttft, 500, 500, 500),
+		alsoMeasured(confirmedRuns(search(1, 130), throughput.Key, 120, 133, 108), ttft, 1200, 1300, 1250),
+		crashed,
+	}
+	m := Build(trials, Options{Study: "s", Objectives: []Objective{throughput}, Command: cmdline, BaselineCommand: []string{"vllm", "serve", "m"},
+		SLOs: []Limit{{Key: ttft, Max: &limit, Name: "p95 ttft ≤ 1000"}}})
+	var b strings.Builder
+	if err := m.HTML(&b, trials, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	short := string([]rune(long)[:msgChars]) + "…"
+	for _, want := range []string{`title="` + long + `"`, ">" + short + "</td>", `missed SLO`, "misses p95 ttft ≤ 1000: 1250 on average: not recommended"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
