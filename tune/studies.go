@@ -85,8 +85,13 @@ func DeleteStudy(ctx context.Context, where, name string) (*Deleted, error) {
 		return nil, fmt.Errorf("delete study %s: %w", name, err)
 	}
 	d := &Deleted{Trials: len(trials)}
+	// A name from someone else's storage could be "..": only a plain
+	// directory name below StudiesDir is ever removed.
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return d, nil
+	}
 	dir := filepath.Join(StudiesDir, name)
-	if _, err := os.Stat(dir); err != nil {
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
 		return d, nil
 	}
 	abs, _ := filepath.Abs(dir)
