@@ -138,7 +138,7 @@ func Cleanup(ctx context.Context, opts CleanupOptions) (*CleanupResult, error) {
 		res.Targets = append(res.Targets, t)
 	}
 	if opts.Orphans {
-		if t, err := cleanOrphans(ctx, rep.Orphans, opts, log); t != nil {
+		if t, err := cleanOrphans(ctx, killable(rep, time.Now(), log), opts, log); t != nil {
 			res.Targets = append(res.Targets, *t)
 			if err != nil {
 				errs = append(errs, "orphans: "+err.Error())

@@ -35,7 +35,7 @@ func killOrphans(ctx context.Context, ps []Process, grace time.Duration, log *sl
 		}
 	}
 	signal(syscall.SIGTERM)
-	if !proc.WaitGone(ctx, refs, grace) {
+	if !proc.WaitGone(ctx, refs, grace) && ctx.Err() == nil {
 		var left []string
 		for i, r := range refs {
 			if proc.Alive(r.PID, r.Start) {
@@ -141,6 +141,52 @@ func portNotes(rep *Report, program string) []PortNote {
 	}
 	sort.SliceStable(notes, func(i, j int) bool { return notes[i].Port < notes[j].Port })
 	return notes
+}
+
+// orphanMinAge: a process younger than this is never killed as an orphan;
+// it may be a head starting up that no cluster claims yet.
+const orphanMinAge = 15 * time.Second
+
+// killable are the orphans --orphans may kill. Between `ray start --head`
+// and its GCS writing the session dir, a starting head's processes belong to
+// no cluster either; they still descend from a live `ray start`, while a
+// real orphan's head is gone (it was reparented). So an orphan that is a
+// `ray start`, or descends from one, is left alone, as is a very young one.
+func killable(rep *Report, now time.Time, log *slog.Logger) []Process {
+	byPID := map[int]Process{}
+	for _, p := range rep.Orphans {
+		byPID[p.PID] = p
+	}
+	for _, c := range rep.Clusters {
+		for _, p := range c.Processes {
+			byPID[p.PID] = p
+		}
+	}
+	startingHead := func(p Process) bool {
+		for range 32 { // a bounded walk: a PID cycle in a racy snapshot ends here
+			if p.Role == RoleRayStart {
+				return true
+			}
+			parent, ok := byPID[p.PPID]
+			if !ok || p.PPID <= 1 {
+				return false
+			}
+			p = parent
+		}
+		return false
+	}
+	var out []Process
+	for _, p := range rep.Orphans {
+		switch {
+		case startingHead(p):
+			log.Info("leaving a process of a `ray start` that still runs (a head starting up?)", "pid", p.PID, "role", p.Role)
+		case !p.Started.IsZero() && now.Sub(p.Started) < orphanMinAge:
+			log.Info("leaving a process younger than "+orphanMinAge.String()+" (a head starting up?)", "pid", p.PID, "role", p.Role)
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // cleanOrphans is Cleanup's --orphans part: the target it handled, or nil

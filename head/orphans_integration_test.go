@@ -133,6 +133,10 @@ func TestIntegrationCleanupOrphans(t *testing.T) {
 		}
 	}
 
+	// Cleanup leaves processes too young to tell from a head starting up.
+	for _, a := range agents {
+		time.Sleep(time.Until(a.Started.Add(orphanMinAge + time.Second)))
+	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	// The dry run covers every orphan on the host; it must kill none.

@@ -3,6 +3,7 @@ package head
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,31 @@ func TestKillOrphans(t *testing.T) {
 	<-stubborn.Done()
 	if reused.Exited() {
 		t.Error("the process behind a reused PID was killed")
+	}
+}
+
+// --orphans leaves a head that is starting up (its processes descend from a
+// live `ray start` and no cluster claims them yet) and very young
+// processes; a reparented agent of a head killed by hand goes.
+func TestKillable(t *testing.T) {
+	now := time.Now()
+	old := now.Add(-time.Minute)
+	rep := &Report{
+		Orphans: []Process{
+			{PID: 100, PPID: 1, Role: RoleRayStart, Started: old},
+			{PID: 101, PPID: 100, Role: "gcs_server", Started: old},
+			{PID: 102, PPID: 101, Role: "dashboard_agent", Started: old},
+			{PID: 200, PPID: 1, Role: "dashboard_agent", Started: old},
+			{PID: 201, PPID: 1, Role: "runtime_env_agent", Started: now.Add(-2 * time.Second)},
+			{PID: 202, PPID: 300, Role: "dashboard-module", Started: old},
+		},
+		Clusters: []Cluster{{Processes: []Process{{PID: 300, PPID: 1, Role: "dashboard", Started: old}}}},
+	}
+	var got []int
+	for _, p := range killable(rep, now, slog.New(slog.DiscardHandler)) {
+		got = append(got, p.PID)
+	}
+	if want := []int{200, 202}; !slices.Equal(got, want) {
+		t.Errorf("killable %v, want %v", got, want)
 	}
 }

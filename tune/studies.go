@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
@@ -15,8 +16,8 @@ import (
 // exist already (opening creates one, and an empty database would hide a
 // mistyped path).
 func OpenExisting(ctx context.Context, where string) (study.Storage, error) {
-	if !strings.Contains(where, "://") {
-		if _, err := os.Stat(where); err != nil {
+	if path, ok := strings.CutPrefix(where, "sqlite:///"); ok || !strings.Contains(where, "://") {
+		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("%w: no study storage at %s", study.ErrStudyNotFound, where)
 		}
 	}
@@ -94,10 +95,8 @@ func DeleteStudy(ctx context.Context, where, name string) (*Deleted, error) {
 	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
 		return d, nil
 	}
-	abs, _ := filepath.Abs(dir)
-	storage, _ := filepath.Abs(strings.TrimPrefix(where, "sqlite:///"))
-	if len(rest) > 0 && strings.HasPrefix(storage, abs+string(filepath.Separator)) {
-		d.Kept = fmt.Sprintf("%s (its storage still holds %d other studies)", dir, len(rest))
+	if why := notOwn(dir, where, len(rest)); why != "" {
+		d.Kept = fmt.Sprintf("%s (%s)", dir, why)
 		return d, nil
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -105,6 +104,60 @@ func DeleteStudy(ctx context.Context, where, name string) (*Deleted, error) {
 	}
 	d.Dir = dir
 	return d, nil
+}
+
+// notOwn says why dir is not the deleted study's alone to remove ("" when
+// it is): it holds a database other than the storage the study was deleted
+// from, that storage still holds other studies, or the config saved in it
+// names another storage. A directory that cannot be read is kept.
+func notOwn(dir, where string, others int) string {
+	isFile := !strings.Contains(where, "://") || strings.HasPrefix(where, "sqlite:///")
+	storage := study.Redact(where)
+	if isFile {
+		storage, _ = filepath.Abs(strings.TrimPrefix(where, "sqlite:///"))
+	}
+	inside := false
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "it cannot be read: " + err.Error()
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() {
+			return "it holds a directory, " + name
+		}
+		ext := filepath.Ext(strings.TrimSuffix(strings.TrimSuffix(name, "-wal"), "-shm"))
+		if ext != ".db" && ext != ".sqlite" && ext != ".sqlite3" && !strings.HasSuffix(name, "-journal") {
+			continue
+		}
+		abs, _ := filepath.Abs(filepath.Join(dir, name))
+		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(abs, "-wal"), "-shm"), "-journal")
+		if !isFile || base != storage {
+			return "it holds another storage, " + name
+		}
+		inside = true
+	}
+	if inside && others > 0 {
+		return fmt.Sprintf("its storage still holds %d other studies", others)
+	}
+	if cfgPath := filepath.Join(dir, "study_config.yaml"); !inside {
+		if _, err := os.Stat(cfgPath); err == nil {
+			cfg, err := config.Load(cfgPath, func(string) string { return "" })
+			if err != nil {
+				return "its saved config does not load, so whose it is is unknown"
+			}
+			saved, _ := Where(cfg)
+			if isFile {
+				saved, _ = filepath.Abs(strings.TrimPrefix(saved, "sqlite:///"))
+			} else {
+				saved = study.Redact(saved)
+			}
+			if saved != storage {
+				return "its saved config names another storage"
+			}
+		}
+	}
+	return ""
 }
 
 // Storages are the storages of the studies saved under StudiesDir: for each

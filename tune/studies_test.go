@@ -15,11 +15,15 @@ import (
 func TestDeleteStudyDirectory(t *testing.T) {
 	tests := []struct {
 		name    string
+		inDir   map[string]string // files put in optuna_studies/mine first
 		removed bool
 	}{
-		{"mine", true},
-		{"..", false},
-		{"a/../..", false},
+		{"mine", nil, true},
+		{"mine", map[string]string{"study_config.yaml": "study: {storage_file: other.db}\noptimization: {n_trials: 2}\nbenchmark: {model: m}\n", "report.html": "x"}, true},
+		{"mine", map[string]string{"study.db": "a local study of the same name"}, false},
+		{"mine", map[string]string{"study_config.yaml": "optimization: {n_trials: 2}\nbenchmark: {model: m}\n"}, false},
+		{"..", nil, false},
+		{"a/../..", nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,7 +36,12 @@ func TestDeleteStudyDirectory(t *testing.T) {
 			if err := os.MkdirAll(filepath.Join(StudiesDir, "mine"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			where := filepath.Join(root, "other.db")
+			for f, text := range tt.inDir {
+				if err := os.WriteFile(filepath.Join(StudiesDir, "mine", f), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			where := "other.db"
 			ctx := context.Background()
 			st, err := study.OpenSQLite(ctx, where)
 			if err != nil {

@@ -131,6 +131,10 @@ func (c *checkEnvCmd) gpus(ctx context.Context, g *globals) check {
 
 func (c *checkEnvCmd) cluster(ctx context.Context, g *globals) check {
 	ch := check{Name: "ray cluster", Required: c.RayAddress != ""}
+	// One deadline for the whole probe: a GCS that accepts connections and
+	// never answers must not hang the check.
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
 	token, err := gcs.LoadToken(g.io.Getenv, g.io.Home)
 	if err == nil {
 		var client *gcs.Client

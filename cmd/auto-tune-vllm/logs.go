@@ -22,7 +22,7 @@ type logsCmd struct {
 	Benchmark  bool          `help:"Only the benchmark's log." xor:"which"`
 	Job        bool          `help:"Only the Ray job's driver log: the copy saved with the trial, else read from the cluster's Jobs API." xor:"which"`
 	Follow     bool          `help:"Keep printing what the logs gain, like tail -f, until the trial ends or Ctrl-C." short:"f"`
-	LogDir     string        `help:"The --log-dir the study ran with: where a trial not yet finished logs." default:"logs" placeholder:"DIR" aliases:"log-path"`
+	LogDir     string        `help:"The --log-dir the study ran with: where a trial not yet finished logs (default: the config's logging.file_path, else logs)." placeholder:"DIR" aliases:"log-path"`
 	RayAddress string        `help:"GCS address (host:port) of the Ray cluster, for --job (default: RAY_ADDRESS, then ray_current_cluster)." placeholder:"HOST:PORT"`
 	Every      time.Duration `help:"How often --follow looks for more." default:"500ms" hidden:""`
 }
@@ -36,7 +36,7 @@ func (c *logsCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	l, err := tune.FindTrialLogs(ctx, where, c.Study, c.Trial, c.LogDir)
+	l, err := tune.FindTrialLogs(ctx, where, c.Study, c.Trial, c.logDir(g, c.Study, c.LogDir))
 	if err != nil {
 		return err
 	}

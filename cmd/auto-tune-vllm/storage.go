@@ -50,6 +50,25 @@ func (f storageFlags) all(g *globals) ([]string, error) {
 	return list, nil
 }
 
+// logDir is where the study's trials log while they run: --log-dir, else
+// the config's logging.file_path (--config, or the one saved with the
+// study), else logs, as optimize chooses it.
+func (f storageFlags) logDir(g *globals, name, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	path := f.Config
+	if path == "" {
+		path = savedConfig(name)
+	}
+	if exists(path) {
+		if cfg, _, err := loadStudy(g, path, 0); err == nil {
+			return logDir("", cfg)
+		}
+	}
+	return logDir("", nil)
+}
+
 func configStorage(g *globals, path string) (string, error) {
 	cfg, _, err := loadStudy(g, path, 0)
 	var ee *exitError

@@ -34,7 +34,7 @@ func logDir(flag string, cfg *config.Study) string {
 	switch {
 	case flag != "":
 		return flag
-	case cfg.Logging.FilePath != "":
+	case cfg != nil && cfg.Logging.FilePath != "":
 		return cfg.Logging.FilePath
 	}
 	return "logs"

@@ -31,6 +31,9 @@ func (m *Model) Answers() ([]Answer, string) {
 			return []Answer{confirmed(*c.Trial(*c.Recommended))}, fmt.Sprintf("trial %d, recommended by the confirmation runs", *c.Recommended)
 		case c.Verdict == "slo_missed" && m.Baseline != nil:
 			return defaults("every confirmed trial missed an SLO over its confirmation runs")
+		case c.Verdict == "slo_missed":
+			// The search's best is one of them: never offered.
+			return nil, "every confirmed trial missed an SLO over its confirmation runs, and the study has no baseline: relax the SLO, or search further"
 		case c.Verdict == "worse" && m.Baseline != nil:
 			return defaults("vLLM's defaults beat the confirmed trials")
 		case c.Verdict == "indistinguishable" && m.Baseline != nil:

@@ -67,7 +67,7 @@ func TestHTML(t *testing.T) {
 		{
 			name: "two objectives: Pareto chart, every trial a row, hostile text inert",
 			objs: []Objective{throughput, latency},
-			want: []string{`id="chart-pareto"`, `id="chart-history-0"`, `id="chart-history-1"`, `id="chart-parallel"`, "Not computed.",
+			want: []string{`id="chart-pareto"`, `id="chart-history-0"`, `id="chart-history-1"`, `id="chart-parallel"`, "Not computed:",
 				`<tr data-trial="4" class="failed">`, "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;!--", "All trials (6)"},
 			notWant: []string{hostile, `id="chart-importance"`, `id="chart-confirm"`},
 			check: func(t *testing.T, data map[string]any) {
@@ -94,7 +94,7 @@ func TestHTML(t *testing.T) {
 			objs:       []Objective{throughput},
 			importance: []ParamImportance{{Name: "max-num-seqs", Value: 0.7}, {Name: "kv-cache-dtype", Value: math.NaN()}},
 			want:       []string{`id="chart-importance"`, `id="chart-history-0"`, "Trial 1"},
-			notWant:    []string{`id="chart-pareto"`, "Not computed."},
+			notWant:    []string{`id="chart-pareto"`, "Not computed:"},
 			check: func(t *testing.T, data map[string]any) {
 				imp := data["importance"].([]any)
 				if len(imp) != 2 || imp[1].(map[string]any)["value"] != 0.0 {

@@ -32,13 +32,15 @@ func Importances(trials []study.Trial, objective int, dir study.Direction, o imp
 }
 
 // ImportanceOf is the parameters' importance for each objective of the
-// model, over its complete search trials (the baseline samples nothing), for
+// model, over its complete, feasible search trials (the baseline samples nothing), for
 // the HTML report; nil below two such trials. An objective PED-ANOVA cannot
 // evaluate is left out rather than failing the report.
 func (m *Model) ImportanceOf(trials []study.Trial) []ParamImportance {
 	var search []study.Trial
 	for _, t := range trials {
-		if t.Kind() == study.Search && t.State == study.Complete && len(t.Values) == len(m.Objectives) {
+		// Infeasible trials are left out: the page explains what reaches
+		// the best configurations the study could recommend.
+		if t.Kind() == study.Search && t.State == study.Complete && t.Feasible() && len(t.Values) == len(m.Objectives) {
 			search = append(search, t)
 		}
 	}

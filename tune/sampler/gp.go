@@ -147,7 +147,11 @@ func (g *GP) acquisition(d *gpData, nObj int, rng randSource) (gp.Acquisition, [
 		// Nothing feasible and no constraint that varies (every trial
 		// crashed, or all violate by the same amount): nothing says where to
 		// go, so go where nothing was tried, away from the failures.
-		return g.explore(d), nil, nil
+		acq, err := g.explore(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		return acq, nil, nil
 	}
 	return terms, warm, nil
 }
@@ -165,7 +169,7 @@ func informative(terms gp.Sum) bool {
 
 // explore is the log posterior variance of a GP with the prior's kernel
 // (unit length scales) over every trial tried, running ones included.
-func (g *GP) explore(d *gpData) gp.Acquisition {
+func (g *GP) explore(d *gpData) (gp.Acquisition, error) {
 	lam := make([]float64, len(d.space))
 	for i := range lam {
 		lam[i] = 1
@@ -176,9 +180,11 @@ func (g *GP) explore(d *gpData) gp.Acquisition {
 	if err != nil {
 		// Only rounding can break the factorisation at this noise, with
 		// many repeated points: more noise then.
-		reg, _ = gp.NewRegressor(k, 1e-2, pts, make([]float64, len(pts)))
+		if reg, err = gp.NewRegressor(k, 1e-2, pts, make([]float64, len(pts))); err != nil {
+			return nil, fmt.Errorf("gp: explore: %w", err)
+		}
 	}
-	return &gp.LogVarAcq{GP: reg}
+	return &gp.LogVarAcq{GP: reg}, nil
 }
 
 func (o GPOptions) localSearch() int {
