@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 )
 
 // PED-ANOVA compares densities on a grid, never at the raw values: a
@@ -162,11 +163,11 @@ func numericKernels(obs, w []float64, size int) func(k, x int) float64 {
 	sigmas[len(obs)] = high + 1
 	norm := make([]float64, len(mus))
 	for k := range mus {
-		norm[k] = logGaussMass((-0.5-mus[k])/sigmas[k], (high+0.5-mus[k])/sigmas[k])
+		norm[k] = stats.LogNormMass((-0.5-mus[k])/sigmas[k], (high+0.5-mus[k])/sigmas[k])
 	}
 	return func(k, x int) float64 {
 		xf := float64(x)
-		return logGaussMass((xf-0.5-mus[k])/sigmas[k], (xf+0.5-mus[k])/sigmas[k]) - norm[k]
+		return stats.LogNormMass((xf-0.5-mus[k])/sigmas[k], (xf+0.5-mus[k])/sigmas[k]) - norm[k]
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 )
 
 // TestGrid: the grid sizes and points are Optuna's (checked with numpy).
@@ -80,8 +81,8 @@ func TestLogGaussMass(t *testing.T) {
 		{39, 40, -765.0831565643776},
 		{3, 3, math.Inf(-1)},
 	} {
-		if got := logGaussMass(tc.a, tc.b); math.Abs(got-tc.want) > 1e-12*math.Max(1, math.Abs(tc.want)) && got != tc.want {
-			t.Errorf("logGaussMass(%v, %v) = %.17g, want %.17g", tc.a, tc.b, got, tc.want)
+		if got := stats.LogNormMass(tc.a, tc.b); math.Abs(got-tc.want) > 1e-12*math.Max(1, math.Abs(tc.want)) && got != tc.want {
+			t.Errorf("stats.LogNormMass(%v, %v) = %.17g, want %.17g", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 )
 
 // parzen is a mixture of product distributions: one kernel per observation
@@ -91,7 +92,7 @@ func (d *dimension) prepare() {
 			id = int32(len(d.uMu))
 			run = append(run, seen{sigma, id})
 			inv := 1 / sigma
-			norm := logGaussMass((d.adaptedLow-mu)*inv, (d.adaptHigh-mu)*inv)
+			norm := stats.LogNormMass((d.adaptedLow-mu)*inv, (d.adaptHigh-mu)*inv)
 			base := -math.Log(sigma) - normLogC
 			if d.step == 0 {
 				base -= norm
@@ -482,7 +483,7 @@ func (dim *dimension) logPDF(p *point, k int) float64 {
 		return v
 	}
 	mu, inv := dim.uMu[u], dim.uInv[u]
-	v := logGaussMass((p.l-mu)*inv, (p.r-mu)*inv) - dim.uNorm[u]
+	v := stats.LogNormMass((p.l-mu)*inv, (p.r-mu)*inv) - dim.uNorm[u]
 	dim.memo[u] = v
 	return v
 }

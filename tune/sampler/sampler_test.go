@@ -10,24 +10,25 @@ import (
 	"testing"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 )
 
 func TestTruncNorm(t *testing.T) {
 	t.Parallel()
 	near := func(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
-	if !near(ndtr(0), 0.5, 1e-15) || !near(ndtr(1.96), 0.9750021048517795, 1e-12) {
+	if !near(stats.NormCDF(0), 0.5, 1e-15) || !near(stats.NormCDF(1.96), 0.9750021048517795, 1e-12) {
 		t.Errorf("ndtr")
 	}
-	if !near(logNdtr(-30), -454.3212439955, 1e-6) || !near(logNdtr(-5), math.Log(2.866515718791939e-07), 1e-9) {
-		t.Errorf("logNdtr(-30) = %v, logNdtr(-5) = %v", logNdtr(-30), logNdtr(-5))
+	if !near(stats.LogNormCDF(-30), -454.3212439955, 1e-6) || !near(stats.LogNormCDF(-5), math.Log(2.866515718791939e-07), 1e-9) {
+		t.Errorf("stats.LogNormCDF(-30) = %v, stats.LogNormCDF(-5) = %v", stats.LogNormCDF(-30), stats.LogNormCDF(-5))
 	}
-	if !near(math.Exp(logGaussMass(-1, 1)), 0.6826894921370859, 1e-12) || !near(math.Exp(logGaussMass(3, 4)), 0.0013182267897969, 1e-12) {
+	if !near(math.Exp(stats.LogNormMass(-1, 1)), 0.6826894921370859, 1e-12) || !near(math.Exp(stats.LogNormMass(3, 4)), 0.0013182267897969, 1e-12) {
 		t.Errorf("logGaussMass")
 	}
 	for _, q := range []float64{1e-9, 0.01, 0.3, 0.5, 0.9, 1 - 1e-9} {
 		for _, ab := range [][2]float64{{-1, 1}, {-10, -8}, {5, 7}, {-0.2, 40}} {
 			x := truncPPF(q, ab[0], ab[1])
-			back := math.Exp(logGaussMass(ab[0], x) - logGaussMass(ab[0], ab[1]))
+			back := math.Exp(stats.LogNormMass(ab[0], x) - stats.LogNormMass(ab[0], ab[1]))
 			if x < ab[0]-1e-9 || x > ab[1]+1e-9 || !near(back, q, 1e-6) {
 				t.Errorf("ppf(%v, %v) = %v (cdf back %v)", q, ab, x, back)
 			}

@@ -1,50 +1,18 @@
 package sampler
 
-import "math"
+import (
+	"math"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
+)
 
 // Truncated standard normal helpers, numerically careful in the tails (a
 // port of the approach of Optuna's _truncnorm, which avoids SciPy).
 
 var (
-	normLogC       = math.Log(math.Sqrt(2 * math.Pi))
-	ndtriApproxC   = math.Sqrt(3) / math.Pi
-	machineEpsilon = math.Nextafter(1, 2) - 1
+	normLogC     = math.Log(math.Sqrt(2 * math.Pi))
+	ndtriApproxC = math.Sqrt(3) / math.Pi
 )
-
-func ndtr(a float64) float64 {
-	x := a / math.Sqrt2
-	switch {
-	case x < -1/math.Sqrt2:
-		return 0.5 * math.Erfc(-x)
-	case x < 1/math.Sqrt2:
-		return 0.5 + 0.5*math.Erf(x)
-	}
-	return 1 - 0.5*math.Erfc(x)
-}
-
-// logNdtr is log(Φ(a)), with an asymptotic series far in the left tail.
-func logNdtr(a float64) float64 {
-	if a > 6 {
-		return -ndtr(-a)
-	}
-	if a > -20 {
-		return math.Log(ndtr(a))
-	}
-	logLHS := -0.5*a*a - math.Log(-a) - 0.5*math.Log(2*math.Pi)
-	last, rhs, numerator, denomFactor := 0.0, 1.0, 1.0, 1.0
-	denomCons := 1 / (a * a)
-	sign := 1.0
-	for i := 1; math.Abs(last-rhs) > machineEpsilon && i < 1000; i++ {
-		last = rhs
-		sign = -sign
-		denomFactor *= denomCons
-		numerator *= float64(2*i - 1)
-		rhs += sign * numerator * denomFactor
-	}
-	return logLHS + math.Log(rhs)
-}
-
-func logDiff(logP, logQ float64) float64 { return logP + math.Log1p(-math.Exp(logQ-logP)) }
 
 func logSum(logP, logQ float64) float64 {
 	if logP < logQ {
@@ -54,17 +22,6 @@ func logSum(logP, logQ float64) float64 {
 		return logP
 	}
 	return logP + math.Log1p(math.Exp(logQ-logP))
-}
-
-// logGaussMass is log(Φ(b) − Φ(a)) for a ≤ b.
-func logGaussMass(a, b float64) float64 {
-	switch {
-	case b <= 0:
-		return logDiff(logNdtr(b), logNdtr(a))
-	case a > 0:
-		return logDiff(logNdtr(-a), logNdtr(-b))
-	}
-	return math.Log1p(-ndtr(a) - ndtr(-b))
 }
 
 // ndtriExp returns x with log Φ(x) = y, by Newton's method from an
@@ -82,7 +39,7 @@ func ndtriExp(y float64) float64 {
 		x = -ndtriApproxC * math.Log(math.Expm1(-z))
 	}
 	for range 100 {
-		lx := logNdtr(x)
+		lx := stats.LogNormCDF(x)
 		lpdf := -0.5*x*x - normLogC
 		dx := (lx - z) * math.Exp(lx-lpdf)
 		x -= dx
@@ -106,11 +63,11 @@ func truncPPF(q, a, b float64) float64 {
 	case q == 1:
 		return b
 	}
-	logMass := logGaussMass(a, b)
+	logMass := stats.LogNormMass(a, b)
 	if a < 0 {
-		return ndtriExp(logSum(logNdtr(a), math.Log(q)+logMass))
+		return ndtriExp(logSum(stats.LogNormCDF(a), math.Log(q)+logMass))
 	}
-	return -ndtriExp(logSum(logNdtr(-b), math.Log1p(-q)+logMass))
+	return -ndtriExp(logSum(stats.LogNormCDF(-b), math.Log1p(-q)+logMass))
 }
 
 // truncLogPDF is the log density at x of N(loc, scale) truncated to [low, high]
@@ -124,5 +81,5 @@ func truncLogPDF(x, low, high, loc, scale float64) float64 {
 		return math.Inf(-1)
 	}
 	z := (x - loc) / scale
-	return -z*z/2 - normLogC - logGaussMass(a, b) - math.Log(scale)
+	return -z*z/2 - normLogC - stats.LogNormMass(a, b) - math.Log(scale)
 }
