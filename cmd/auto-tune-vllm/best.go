@@ -7,7 +7,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/report"
 )
 
@@ -24,15 +23,11 @@ func (c *bestCmd) Run(ctx context.Context, g *globals) error {
 		}
 		c.Format = "json"
 	}
-	cfg, err := c.config(g)
+	rep, _, err := c.read(ctx, g)
 	if err != nil {
 		return err
 	}
-	name, trials, err := tune.ReadTrials(ctx, cfg, c.Study)
-	if err != nil {
-		return err
-	}
-	rep := report.Build(trials, reportOptions(cfg, name, g.io.Executable))
+	name := rep.Study
 	answers, why := rep.Answers()
 	if len(answers) == 0 {
 		return fmt.Errorf("study %s: %s", name, why)

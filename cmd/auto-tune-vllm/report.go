@@ -18,15 +18,10 @@ type reportCmd struct {
 }
 
 func (c *reportCmd) Run(ctx context.Context, g *globals) error {
-	cfg, err := c.config(g)
+	rep, trials, err := c.read(ctx, g)
 	if err != nil {
 		return err
 	}
-	name, trials, err := tune.ReadTrials(ctx, cfg, c.Study)
-	if err != nil {
-		return err
-	}
-	rep := report.Build(trials, reportOptions(cfg, name, g.io.Executable))
 	path, err := writeHTMLReport(rep, trials, c.Out)
 	if err != nil {
 		return err

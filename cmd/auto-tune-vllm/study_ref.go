@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/report"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
 // studyRef picks a stored study the same way for every command that reads
@@ -16,6 +19,19 @@ import (
 type studyRef struct {
 	Study  string `help:"Study name; its config is the one saved beside it (optuna_studies/<study>/study_config.yaml) unless --config is given." placeholder:"NAME"`
 	Config string `help:"Study config (YAML): its storage and study (for a prefix, the newest study)." type:"existingfile" placeholder:"FILE"`
+}
+
+// read builds the report of the study the flags name, from its trials.
+func (c *studyRef) read(ctx context.Context, g *globals) (*report.Model, []study.Trial, error) {
+	cfg, err := c.config(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	name, trials, err := tune.ReadTrials(ctx, cfg, c.Study)
+	if err != nil {
+		return nil, nil, err
+	}
+	return report.Build(trials, reportOptions(cfg, name, g.io.Executable)), trials, nil
 }
 
 // config is the study's config: --config, else the one saved with --study.
