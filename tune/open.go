@@ -180,6 +180,11 @@ func ReadTrials(ctx context.Context, cfg *config.Study, name string) (string, []
 	if err != nil {
 		return "", nil, err
 	}
+	// The report reads values by the config's objectives: another config's
+	// would mislabel them, or index past them.
+	if len(info.Directions) != len(cfg.Objectives) {
+		return "", nil, fmt.Errorf("study %s has %d objective(s) but %s names %d: give the config the study ran with", name, len(info.Directions), cfg.File, len(cfg.Objectives))
+	}
 	trials, err := st.Trials(ctx, info.ID)
 	return name, trials, err
 }

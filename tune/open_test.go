@@ -105,3 +105,28 @@ func isGP(s sampler.Sampler) bool {
 	_, ok := s.(*sampler.GP)
 	return ok
 }
+
+// best and report read a study by its config's objectives: a config with
+// another number of them is refused with what to do, not a panic.
+func TestReadTrialsObjectivesMismatch(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	ctx := context.Background()
+	st, err := study.OpenSQLite(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := study.Create(ctx, st, study.Options{Name: "two", Directions: []study.Direction{study.Maximize, study.Minimize}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	text := "study: {name: two, storage_file: " + db + "}\noptimization: {preset: high_throughput, n_trials: 2}\nbenchmark: {model: m}\n"
+	cfg, err := config.Parse("one.yaml", []byte(text), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ReadTrials(ctx, cfg, "")
+	if err == nil || !strings.Contains(err.Error(), "study two has 2 objective(s) but one.yaml names 1: give the config the study ran with") {
+		t.Errorf("error %v", err)
+	}
+}
