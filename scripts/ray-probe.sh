@@ -29,6 +29,9 @@ stop() {
   rm -rf "$dir"
 }
 trap stop EXIT
+# A signal (CI cancelled, Ctrl-C) ends the script through its EXIT trap too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 max=${RAY_PROBE_MAX_SECONDS:-15}
 start=$(date +%s)
 for _ in $(seq 1 1200); do # 4 minutes
