@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/raytest"
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/testenv"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
@@ -193,10 +194,7 @@ func confirmedAnswer(t *testing.T, dir, out string, trials []study.Trial) {
 	if !strings.Contains(out, "Confirmed: ") || !strings.Contains(out, "started again, 2 runs each in rounds") {
 		t.Errorf("report without the confirmation:\n%s", out)
 	}
-	bin := os.Getenv("ATV_OPTUNA_BIN")
-	if bin == "" {
-		t.Fatal("ATV_OPTUNA_BIN is not set: run the tests with `make test`, which installs Optuna (scripts/optuna-venv.sh)")
-	}
+	bin := testenv.Optuna(t)
 	db := filepath.Join(dir, "optuna_studies", "e2e", "study.db")
 	raw, err := exec.Command(filepath.Join(bin, "python"), filepath.Join("..", "..", "scripts", "optuna-interop.py"), "read", db, "e2e").Output()
 	if err != nil {
@@ -276,13 +274,7 @@ func bestAnswer(t *testing.T, s *sandbox, dir, model string) {
 // `make test-e2e` runs it; `make test` leaves it out (-skip): the server takes
 // over an hour to compile on 2 cores.
 func TestLocalOptimizeOnLLMDSim(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end study: not run with -short")
-	}
-	sim := os.Getenv("ATV_LLMD_SIM")
-	if sim == "" {
-		t.Fatal("ATV_LLMD_SIM is not set: run this study with `make test-e2e`, which builds llm-d-inference-sim (scripts/llmd-sim.sh)")
-	}
+	sim := testenv.Path(t, "ATV_LLMD_SIM", "end-to-end study", "run this study with `make test-e2e`, which builds llm-d-inference-sim (scripts/llmd-sim.sh)")
 	dir := raytest.Root(t)
 	example, err := os.ReadFile("../../examples/llmd-sim.yaml")
 	if err != nil {

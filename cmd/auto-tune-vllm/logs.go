@@ -32,11 +32,16 @@ func (c *logsCmd) Help() string {
 }
 
 func (c *logsCmd) Run(ctx context.Context, g *globals) error {
-	where, err := c.where(g, c.Study)
+	where, cfg, err := c.resolve(g, c.Study)
 	if err != nil {
 		return err
 	}
-	l, err := tune.FindTrialLogs(ctx, where, c.Study, c.Trial, c.logDir(g, c.Study, c.LogDir))
+	if path := savedConfig(c.Study); cfg == nil && c.LogDir == "" && exists(path) {
+		cfg, _, _ = loadStudy(g, path, 0) // --storage named the storage; the study's config its logs
+	}
+	// A trial not finished yet logs where optimize put it: --log-dir, else
+	// the config's logging.file_path, else logs.
+	l, err := tune.FindTrialLogs(ctx, where, c.Study, c.Trial, logDir(c.LogDir, cfg))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 )
 
 // storageFlags choose a study storage: a URL or file, or a config's. With
@@ -18,9 +19,16 @@ type storageFlags struct {
 
 // where is the storage holding study name ("" for any).
 func (f storageFlags) where(g *globals, name string) (string, error) {
+	where, _, err := f.resolve(g, name)
+	return where, err
+}
+
+// resolve is the storage holding study name ("" for any) and the config
+// that names it, nil when none does; each config is read once.
+func (f storageFlags) resolve(g *globals, name string) (string, *config.Study, error) {
 	switch {
 	case f.Storage != "":
-		return f.Storage, nil
+		return f.Storage, nil, nil
 	case f.Config != "":
 		return configStorage(g, f.Config)
 	}
@@ -28,9 +36,9 @@ func (f storageFlags) where(g *globals, name string) (string, error) {
 		return configStorage(g, path)
 	}
 	if db := filepath.Join(tune.StudiesDir, name, "study.db"); exists(db) {
-		return db, nil
+		return db, nil, nil
 	}
-	return "", fmt.Errorf("study %s: no saved config or study.db under %s (run from the directory the study ran in, or give --storage URL or --config FILE)", name, filepath.Join(tune.StudiesDir, name))
+	return "", nil, fmt.Errorf("study %s: no saved config or study.db under %s (run from the directory the study ran in, or give --storage URL or --config FILE)", name, filepath.Join(tune.StudiesDir, name))
 }
 
 // all are the storages to list: the one the flags name, else every one
@@ -41,7 +49,8 @@ func (f storageFlags) all(g *globals) ([]string, error) {
 		return []string{s}, err
 	}
 	list, err := tune.Storages(func(dir string) (string, error) {
-		return configStorage(g, filepath.Join(dir, "study_config.yaml"))
+		storage, _, err := configStorage(g, filepath.Join(dir, "study_config.yaml"))
+		return storage, err
 	})
 	if err != nil {
 		// One unreadable saved config hides only its own study.
@@ -50,35 +59,16 @@ func (f storageFlags) all(g *globals) ([]string, error) {
 	return list, nil
 }
 
-// logDir is where the study's trials log while they run: --log-dir, else
-// the config's logging.file_path (--config, or the one saved with the
-// study), else logs, as optimize chooses it.
-func (f storageFlags) logDir(g *globals, name, flag string) string {
-	if flag != "" {
-		return flag
-	}
-	path := f.Config
-	if path == "" {
-		path = savedConfig(name)
-	}
-	if exists(path) {
-		if cfg, _, err := loadStudy(g, path, 0); err == nil {
-			return logDir("", cfg)
-		}
-	}
-	return logDir("", nil)
-}
-
-func configStorage(g *globals, path string) (string, error) {
+func configStorage(g *globals, path string) (string, *config.Study, error) {
 	cfg, _, err := loadStudy(g, path, 0)
 	var ee *exitError
 	if errors.As(err, &ee) && ee.err == nil {
 		// loadStudy printed the problems: name the file for the caller.
-		return "", fmt.Errorf("%s is not a valid study config", path)
+		return "", nil, fmt.Errorf("%s is not a valid study config", path)
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	storage, _ := tune.Where(cfg)
-	return storage, nil
+	return storage, cfg, nil
 }

@@ -127,7 +127,7 @@ func TestLayering(t *testing.T) {
 			if under(to, "cmd") {
 				t.Errorf("%s imports %s: nothing imports the CLI", from, to)
 			}
-			if under(to, "internal/raytest") || under(to, "internal/pgtest") || under(to, "internal/archtest") {
+			if under(to, "internal/raytest") || under(to, "internal/pgtest") || under(to, "internal/testenv") || under(to, "internal/archtest") {
 				t.Errorf("%s imports %s: test helpers are for tests", from, to)
 			}
 			if under(to, "third_party/ray") && !under(from, "gcs") {
@@ -173,7 +173,7 @@ func TestCallsOnlyWhereAllowed(t *testing.T) {
 	}{
 		{regexp.MustCompile(`\bos\.(Exit|Args)\b`), []string{"cmd", "bench"}, "only cmd touches os.Args and os.Exit"},
 		{regexp.MustCompile(`\b(syscall|unix)\.Kill\(`), []string{"internal/proc"}, "only internal/proc sends signals"},
-		{regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`), []string{"cmd", "bench", "internal/raytest", "internal/pgtest"}, "cmd reads the environment and passes values down"},
+		{regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ)\(`), []string{"cmd", "bench", "internal/raytest", "internal/pgtest", "internal/testenv"}, "cmd reads the environment and passes values down"},
 	}
 	for _, p := range list(t) {
 		for _, f := range p.GoFiles {

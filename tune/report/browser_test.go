@@ -15,22 +15,16 @@ import (
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/testenv"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
 // chromium is the browser of the HTML report's test (ATV_CHROMIUM, set by
-// `make test`); without it the test fails rather than skips.
+// `make test`).
 func chromium(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test with real Chromium: not run with -short")
-	}
-	bin := os.Getenv("ATV_CHROMIUM")
-	if bin == "" {
-		t.Fatal("ATV_CHROMIUM is not set: run the tests with `make test`, which installs Chromium (scripts/debian-pkg.sh), or set it to a chromium binary")
-	}
-	return bin
+	return testenv.Path(t, "ATV_CHROMIUM", "browser test with real Chromium", "run the tests with `make test`, which installs Chromium (scripts/debian-pkg.sh), or set it to a chromium binary")
 }
 
 // storedTrial is one trial to store: its state, values, parameters and

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/testenv"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/importance"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
@@ -38,13 +38,7 @@ const importanceTolerance = 1e-10
 // and checks that our PED-ANOVA, reading the same SQLite file through our
 // storage, gives Optuna's importances.
 func TestIntegrationImportanceOptuna(t *testing.T) {
-	if testing.Short() {
-		t.Skip("interop test with real Python Optuna: not run with -short")
-	}
-	bin := os.Getenv("ATV_OPTUNA_BIN")
-	if bin == "" {
-		t.Fatal("ATV_OPTUNA_BIN is not set: run the tests with `make test`, which installs Optuna (scripts/optuna-venv.sh)")
-	}
+	bin := testenv.Optuna(t)
 	dir := t.TempDir()
 	cmd := exec.Command(filepath.Join(bin, "python"), filepath.Join("..", "..", "scripts", "optuna-importance.py"), "make", dir)
 	var stderr strings.Builder

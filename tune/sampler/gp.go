@@ -41,12 +41,7 @@ var _ Sampler = (*GP)(nil)
 
 // NewGP applies Optuna's defaults to unset fields.
 func NewGP(o GPOptions) *GP {
-	switch {
-	case o.NoStartup:
-		o.NStartup = 0
-	case o.NStartup == 0:
-		o.NStartup = 10
-	}
+	o.NStartup = startupTrials(o.NoStartup, o.NStartup)
 	if o.EHVISamples <= 0 {
 		o.EHVISamples = 128
 	}
@@ -55,15 +50,7 @@ func NewGP(o GPOptions) *GP {
 
 func (g *GP) Sample(h *History, sp space.Space, number int) (map[string]float64, error) {
 	rng := rngFor(g.o.Seed, number)
-	out := map[string]float64{}
-	var free space.Space
-	for _, p := range sp {
-		if p.Dist.Single() {
-			out[p.Name] = singleValue(p.Dist)
-		} else {
-			free = append(free, p)
-		}
-	}
+	out, free := splitFixed(sp)
 	d := newGPData(h, free, number)
 	if len(free) == 0 || d.usable() < g.o.NStartup || d.usable() == 0 {
 		for _, p := range free {

@@ -5,29 +5,12 @@ import (
 	"testing"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler/gp"
-
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
 
 func TestGPBeatsRandom(t *testing.T) {
 	t.Parallel()
-	sp := testSpace(t)
-	best := func(h *History) float64 {
-		b := math.Inf(1)
-		for _, tr := range h.Trials {
-			b = math.Min(b, tr.Values[0])
-		}
-		return b
-	}
-	wins := 0
-	for seed := uint64(0); seed < 4; seed++ {
-		r := best(run(t, Random{Seed: seed}, sp, 30, []Direction{Minimize}, nil))
-		g := best(run(t, NewGP(GPOptions{Seed: seed}), sp, 30, []Direction{Minimize}, nil))
-		if g < r {
-			wins++
-		}
-	}
-	if wins < 3 {
+	if wins := winsOverRandom(t, 4, 30, func(seed uint64) Sampler { return NewGP(GPOptions{Seed: seed}) }); wins < 3 {
 		t.Errorf("GP beat random on %d of 4 seeds", wins)
 	}
 }

@@ -84,6 +84,43 @@ func (r Random) Sample(_ *History, sp space.Space, number int) (map[string]float
 	return out, nil
 }
 
+// splitFixed gives the parameters with one possible value that value, and
+// returns the rest: what a model-based sampler has to choose.
+func splitFixed(sp space.Space) (map[string]float64, space.Space) {
+	out := map[string]float64{}
+	var free space.Space
+	for _, p := range sp {
+		if p.Dist.Single() {
+			out[p.Name] = singleValue(p.Dist)
+		} else {
+			free = append(free, p)
+		}
+	}
+	return out, free
+}
+
+func singleValue(d space.Distribution) float64 {
+	switch x := d.(type) {
+	case *space.Float:
+		return x.Low
+	case *space.Int:
+		return float64(x.Low)
+	}
+	return 0
+}
+
+// startupTrials is Optuna's n_startup_trials: 10 unless set, none when
+// turned off.
+func startupTrials(off bool, n int) int {
+	switch {
+	case off:
+		return 0
+	case n == 0:
+		return 10
+	}
+	return n
+}
+
 func randomValue(rng *rand.Rand, d space.Distribution) float64 {
 	switch d := d.(type) {
 	case *space.Categorical:

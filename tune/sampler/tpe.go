@@ -38,12 +38,7 @@ var _ Sampler = (*TPE)(nil)
 
 // NewTPE applies Optuna's defaults to unset fields.
 func NewTPE(o TPEOptions) *TPE {
-	switch {
-	case o.NoStartup:
-		o.NStartup = 0
-	case o.NStartup == 0:
-		o.NStartup = 10
-	}
+	o.NStartup = startupTrials(o.NoStartup, o.NStartup)
 	if o.NCandidates <= 0 {
 		o.NCandidates = 24
 	}
@@ -63,15 +58,7 @@ func gamma(n int, multi bool) int {
 
 func (t *TPE) Sample(h *History, sp space.Space, number int) (map[string]float64, error) {
 	rng := rngFor(t.o.Seed, number)
-	out := map[string]float64{}
-	var free space.Space
-	for _, p := range sp {
-		if p.Dist.Single() {
-			out[p.Name] = singleValue(p.Dist)
-		} else {
-			free = append(free, p)
-		}
-	}
+	out, free := splitFixed(sp)
 	done := 0
 	for i := range h.Trials {
 		tr := &h.Trials[i]
@@ -125,16 +112,6 @@ func (t *TPE) Sample(h *History, sp space.Space, number int) (map[string]float64
 		out[p.Name] = vals[p.Name]
 	}
 	return out, nil
-}
-
-func singleValue(d space.Distribution) float64 {
-	switch x := d.(type) {
-	case *space.Float:
-		return x.Low
-	case *space.Int:
-		return float64(x.Low)
-	}
-	return 0
 }
 
 // sampleGroup fits l(x) and g(x) over the parameters of sp (trials lacking

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -18,22 +17,12 @@ import (
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/pgtest"
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/testenv"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
 )
 
-// optunaBin is the bin dir of the pinned Optuna venv (ATV_OPTUNA_BIN, set by
-// `make test`); without it the interop tests fail rather than skip.
-func optunaBin(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("interop test with real Python Optuna: not run with -short")
-	}
-	dir := os.Getenv("ATV_OPTUNA_BIN")
-	if dir == "" {
-		t.Fatal("ATV_OPTUNA_BIN is not set: run the tests with `make test`, which installs Optuna (scripts/optuna-venv.sh)")
-	}
-	return dir
-}
+// optunaBin is the bin dir of the pinned Optuna venv.
+func optunaBin(t *testing.T) string { return testenv.Optuna(t) }
 
 func python(t *testing.T, args ...string) []byte {
 	t.Helper()
