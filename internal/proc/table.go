@@ -85,20 +85,13 @@ func Lookup(ctx context.Context, pid int) (*Info, error) {
 }
 
 func read(ctx context.Context, p *process.Process) (*Info, error) {
-	ppid, err := p.PpidWithContext(ctx)
+	st, err := readStat(int(p.Pid))
 	if err != nil {
 		return nil, err
 	}
-	ms, err := p.CreateTimeWithContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	info := &Info{PID: int(p.Pid), PPID: int(ppid), StartTime: time.UnixMilli(ms), p: p}
+	info := &Info{PID: int(p.Pid), PPID: st.ppid, StartTime: st.start, Zombie: st.state == 'Z', p: p}
 	info.Name, _ = p.NameWithContext(ctx)
 	info.Cmdline, _ = p.CmdlineSliceWithContext(ctx)
-	if st, err := p.StatusWithContext(ctx); err == nil && len(st) > 0 {
-		info.Zombie = st[0] == process.Zombie
-	}
 	if pg, err := syscall.Getpgid(info.PID); err == nil {
 		info.PGID = pg
 	}
@@ -107,15 +100,11 @@ func read(ctx context.Context, p *process.Process) (*Info, error) {
 
 // StartTime returns the kernel start time of pid.
 func StartTime(pid int) (time.Time, error) {
-	p, err := process.NewProcess(int32(pid))
+	st, err := readStat(pid)
 	if err != nil {
 		return time.Time{}, err
 	}
-	ms, err := p.CreateTime()
-	if err != nil {
-		return time.Time{}, err
-	}
-	return time.UnixMilli(ms), nil
+	return st.start, nil
 }
 
 // SameStart reports whether two start times name the same process; it
@@ -131,11 +120,11 @@ func Alive(pid int, start time.Time) bool {
 	if pid <= 0 {
 		return false
 	}
-	info, err := Lookup(context.Background(), pid)
-	if err != nil || info.Zombie {
+	st, err := readStat(pid)
+	if err != nil || st.state == 'Z' || st.state == 'X' {
 		return false
 	}
-	return start.IsZero() || SameStart(info.StartTime, start)
+	return start.IsZero() || SameStart(st.start, start)
 }
 
 // Kill signals pid only if it is still the process that started at start.
