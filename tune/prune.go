@@ -3,26 +3,34 @@ package tune
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/trial"
 )
 
 // pruner is Optuna's median pruner over a running trial's intermediate
 // values: at each step (a second of measurement) past the warm-up, once
-// enough completed trials reported that step, a trial whose value is worse
-// than their median is stopped, and stored PRUNED. Unlike Optuna's, it
-// judges the trial by the far edge of its own 95 % interval (a throughput's
-// per-second spread), so a noisy start is not taken for a losing one.
+// enough completed trials reported that step, a trial that will end worse
+// than their median is stopped, and stored PRUNED.
+//
+// Unlike Optuna's, it allows for the noise of a short measurement, and
+// learns how large that is from the study itself: each completed trial
+// shows how far its place against the median at this step was from its
+// place against the median at the end. The trial is stopped only when its
+// place now, moved by the one-sided 95 % prediction bound of those moves
+// (Student's t), is still below the median. Measured on the simulator, a
+// trial's running throughput after 1 s was 22 % (RMS) from where it ended,
+// once 60 %; after 2 s, 5 %; after 3 s, 3 % (bench/pruner). With a steady
+// benchmark the moves are small and it prunes as early as Optuna's would.
 type pruner struct {
 	cfg      config.Pruner
 	key      string // the objective's stored key
-	ci       string // its 95 % interval's far edge, "" when it has none
 	maximize bool
 	trials   func(context.Context) ([]study.Trial, error)
 	once     sync.Once
@@ -36,16 +44,7 @@ func newPruner(cfg *config.Study, trials func(context.Context) ([]study.Trial, e
 		return nil
 	}
 	o := cfg.Objectives[0]
-	p := &pruner{cfg: cfg.Pruner, key: o.Key(), maximize: o.Direction == "maximize", trials: trials}
-	// Only throughputs carry an interval (from their per-second rates).
-	edge := metric.CI95Low
-	if p.maximize {
-		edge = metric.CI95High
-	}
-	if strings.Contains(o.Metric, "per_second") {
-		p.ci = metric.Stat(o.Metric, edge)
-	}
-	return p
+	return &pruner{cfg: cfg.Pruner, key: o.Key(), maximize: o.Direction == "maximize", trials: trials}
 }
 
 // verdict says whether the trial at this event should stop, and why.
@@ -54,46 +53,68 @@ func (p *pruner) verdict(ctx context.Context, number int, e trial.Event) (bool, 
 		return false, ""
 	}
 	v, ok := e.Metrics[p.key]
-	if !ok {
+	if !ok || !finite(v) {
 		return false, ""
-	}
-	best := v // the value the trial could still have, at 95 %
-	if x, ok := e.Metrics[p.ci]; ok && p.ci != "" {
-		best = x
 	}
 	trials, err := p.trials(ctx)
 	if err != nil {
 		return false, ""
 	}
-	var at []float64
+	var at, final []float64
 	for _, t := range trials {
-		if t.Number == number || t.State != study.Complete || t.Kind() != study.Search {
+		if t.Number == number || t.State != study.Complete || t.Kind() != study.Search || len(t.Values) != 1 {
 			continue
 		}
-		if x, ok := t.Intermediate[e.Step]; ok {
-			at = append(at, x)
+		if x, ok := t.Intermediate[e.Step]; ok && finite(x) && finite(t.Values[0]) {
+			at, final = append(at, x), append(final, t.Values[0])
 		}
 	}
-	if len(at) < p.cfg.Startup {
+	n := len(at)
+	if n < max(p.cfg.Startup, 2) {
 		return false, ""
 	}
-	sort.Float64s(at)
-	median := at[len(at)/2]
-	if len(at)%2 == 0 {
-		median = (at[len(at)/2-1] + at[len(at)/2]) / 2
+	// Places on a log scale (relative: a throughput's noise grows with
+	// it) where every value is positive, else as differences.
+	logScale := v > 0 && slices.Min(at) > 0 && slices.Min(final) > 0
+	place := func(x, median float64) float64 {
+		if logScale {
+			return math.Log(x / median)
+		}
+		return x - median
 	}
-	worse := best < median
+	medAt, medFinal := median(at), median(final)
+	var ss float64
+	for i := range at {
+		d := place(at[i], medAt) - place(final[i], medFinal)
+		ss += d * d
+	}
+	margin := stats.TQuantile95(n-1) * math.Sqrt(ss/float64(n)) * math.Sqrt(1+1/float64(n))
+	behind := -place(v, medAt) // how far it trails the median
 	if !p.maximize {
-		worse = best > median
+		behind = -behind
 	}
-	if !worse {
+	if behind <= margin {
 		return false, ""
 	}
-	bound := "at most"
-	if !p.maximize {
-		bound = "at least"
+	how := func(x float64) string {
+		if logScale {
+			return fmt.Sprintf("%.1f %%", 100*(1-math.Exp(-x)))
+		}
+		return fmt.Sprintf("%.4g", x)
 	}
-	return true, fmt.Sprintf("after %d s its %s is %s %.4g (95 %%), worse than the median of %d completed trials at that point (%.4g)", e.Step, p.key, bound, best, len(at), median)
+	return true, fmt.Sprintf("after %d s its %s (%.4g) trails the median of %d completed trials at that point (%.4g) by %s, "+
+		"more than completed trials moved from there to their end (95 %% bound: %s)", e.Step, p.key, v, n, medAt, how(behind), how(margin))
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // first says, once per study, that trials get pruned and how to stop it:

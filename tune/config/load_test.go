@@ -124,13 +124,13 @@ func TestParseDefaults(t *testing.T) {
 	if s.Confirm != (Confirm{Top: 3, Runs: 3}) || !s.Confirm.On() || s.Benchmark.Repeats != 1 {
 		t.Errorf("confirm %+v, repeats %d", s.Confirm, s.Benchmark.Repeats)
 	}
-	if !s.Pruner.Median || s.Pruner.Startup != 5 || s.Pruner.Warmup != 2 { // 100 trials
+	if !s.Pruner.Median || s.Pruner.Startup != 5 || s.Pruner.Warmup != 1 { // 100 trials
 		t.Errorf("pruner defaults %+v", s.Pruner)
 	}
 	for src, want := range map[string]Pruner{
-		"optimization: {n_trials: 9}\nbenchmark: {}\n":                                      {Startup: 5, Warmup: 2},
-		"optimization: {n_trials: 9, pruner: median}\nbenchmark: {}\n":                      {Median: true, Startup: 5, Warmup: 2, Explicit: true},
-		"optimization: {pruner: none}\nbenchmark: {}\n":                                     {Startup: 5, Warmup: 2, Explicit: true},
+		"optimization: {n_trials: 9}\nbenchmark: {}\n":                                      {Startup: 5, Warmup: 1},
+		"optimization: {n_trials: 9, pruner: median}\nbenchmark: {}\n":                      {Median: true, Startup: 5, Warmup: 1, Explicit: true},
+		"optimization: {pruner: none}\nbenchmark: {}\n":                                     {Startup: 5, Warmup: 1, Explicit: true},
 		"optimization: {pruner: {n_startup_trials: 3, n_warmup_steps: 0}}\nbenchmark: {}\n": {Median: true, Startup: 3, Explicit: true},
 	} {
 		if s, err := parse(t, src, nil); err != nil || s.Pruner != want {

@@ -6,19 +6,27 @@ import (
 	"testing"
 )
 
-func TestTQuantile975(t *testing.T) {
+func TestTQuantile(t *testing.T) {
 	t.Parallel()
-	// Reference values from Student's t distribution.
+	// Reference values from Student's t distribution (scipy.stats.t.ppf).
 	for _, c := range []struct {
+		q    func(int) float64
+		p    float64
 		df   int
 		want float64
-	}{{1, 12.706}, {2, 4.303}, {4, 2.776}, {30, 2.042}, {31, 2.0395}, {60, 2.0003}, {1000, 1.9623}} {
-		if got := TQuantile975(c.df); math.Abs(got-c.want) > 0.0006 {
-			t.Errorf("t(0.975, %d) = %v, want %v", c.df, got, c.want)
+	}{
+		{TQuantile975, 0.975, 1, 12.706}, {TQuantile975, 0.975, 2, 4.303}, {TQuantile975, 0.975, 4, 2.776},
+		{TQuantile975, 0.975, 30, 2.042}, {TQuantile975, 0.975, 31, 2.0395}, {TQuantile975, 0.975, 60, 2.0003},
+		{TQuantile975, 0.975, 1000, 1.9623},
+		{TQuantile95, 0.95, 1, 6.3138}, {TQuantile95, 0.95, 5, 2.015}, {TQuantile95, 0.95, 30, 1.6973},
+		{TQuantile95, 0.95, 31, 1.6955}, {TQuantile95, 0.95, 60, 1.6706}, {TQuantile95, 0.95, 1000, 1.6464},
+	} {
+		if got := c.q(c.df); math.Abs(got-c.want) > 0.0006 {
+			t.Errorf("t(%v, %d) = %v, want %v", c.p, c.df, got, c.want)
 		}
 	}
-	if !math.IsNaN(TQuantile975(0)) {
-		t.Error("t(0.975, 0) should be NaN")
+	if !math.IsNaN(TQuantile975(0)) || !math.IsNaN(TQuantile95(0)) {
+		t.Error("a quantile at 0 degrees of freedom should be NaN")
 	}
 }
 
