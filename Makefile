@@ -80,8 +80,8 @@ bench: bench-ray bench-ray-jobs bench-sampler bench-trials bench-precision
 # How far one short measurement can be trusted: spread over repeats, and the
 # ranking of two configurations 3 % apart (tokens in the window vs requests
 # completed in it).
-bench-precision:
-	$(GO) run ./bench/precision
+bench-precision: build
+	$(GO) run ./bench/precision -bin $(BIN)
 
 bench-pruner: build
 	$(GO) run ./bench/pruner -bin $(BIN)

@@ -5,7 +5,8 @@
 // two configurations whose true throughput differs by 3 % are ranked
 // correctly. Each run is scored twice, from the same requests: by tokens
 // that arrived inside the window (tune/bench today) and by the requests that
-// completed inside it (how tune/bench counted before).
+// completed inside it (how tune/bench counted before). With -bin (as `make
+// bench-precision` runs it) each server is its own process, as in trials.
 package main
 
 import (
@@ -13,10 +14,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sim"
@@ -31,11 +36,16 @@ func main() {
 	rate := flag.Int("rate", 128, "requests in flight (the quickstart's 128)")
 	speedup := flag.Float64("speedup", 4, "the simulator's --sim-speedup (the quickstart's 4); lower it where the machine, not the server, would set the pace")
 	stagger := flag.Bool("stagger", true, "stagger each stream's first request (bench.Options.Stagger), as trials do")
+	bin := flag.String("bin", "", "run each server as `auto-tune-vllm simulate` from this binary, in its own process as trials do (default: inside this one)")
 	flag.Parse()
 	ctx := context.Background()
 	// The quickstart's workload and simulator speed; the second server runs
 	// simulated time gap faster, so its true throughput is exactly that much
 	// higher whatever the engine does.
+	start := inProcess
+	if *bin != "" {
+		start = func(ctx context.Context, speedup float64) string { return subprocess(ctx, *bin, speedup) }
+	}
 	a := start(ctx, *speedup)
 	b := start(ctx, *speedup*(1+*gap))
 	run := func(url string, seed uint64) (window, completed float64) {
@@ -84,8 +94,12 @@ func main() {
 	fmt.Printf("| requests completed inside it (before) | %d of %d (%.0f %%) |\n", rightDone, *pairs, 100*float64(rightDone)/float64(*pairs))
 }
 
-func start(ctx context.Context, speedup float64) string {
-	cfg, err := sim.ParseArgs([]string{"sim-8b", "--port", "0", "--sim-startup-seconds", "0", "--sim-speedup", strconv.FormatFloat(speedup, 'g', -1, 64)})
+func simArgs(speedup float64) []string {
+	return []string{"sim-8b", "--sim-startup-seconds", "0", "--sim-speedup", strconv.FormatFloat(speedup, 'g', -1, 64)}
+}
+
+func inProcess(ctx context.Context, speedup float64) string {
+	cfg, err := sim.ParseArgs(append(simArgs(speedup), "--port", "0"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -96,6 +110,37 @@ func start(ctx context.Context, speedup float64) string {
 		os.Exit(1)
 	}
 	return "http://" + s.Addr()
+}
+
+// subprocess starts `bin simulate` on a free port and waits until it
+// answers; the process ends with this program (proc's parent-death signal).
+func subprocess(ctx context.Context, bin string, speedup float64) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	argv := append([]string{bin, "simulate"}, simArgs(speedup)...)
+	if _, err := proc.Start(proc.Spec{Argv: append(argv, "--host", "127.0.0.1", "--port", strconv.Itoa(port)), Output: io.Discard}); err != nil {
+		fail(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if r, err := http.Get(url + "/health"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				return url
+			}
+		}
+	}
+	fail(fmt.Errorf("%s did not answer on %s", strings.Join(argv, " "), url))
+	return ""
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }
 
 // completedOnly is the earlier estimator: output tokens of the requests that

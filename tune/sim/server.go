@@ -193,6 +193,10 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	fl, _ := w.(http.Flusher)
+	// Every token's event is the same bytes: encoded once, not per token
+	// (the client often shares the machine, and its turn-around is time
+	// the batch runs short).
+	chunk := []byte("data: " + event("x") + "\n\n")
 	for {
 		select {
 		case <-r.Context().Done():
@@ -210,7 +214,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 				}
 				return
 			}
-			fmt.Fprintf(w, "data: %s\n\n", event("x"))
+			w.Write(chunk)
 			if fl != nil {
 				fl.Flush()
 			}
