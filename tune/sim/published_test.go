@@ -50,12 +50,14 @@ func closedLoop(t *testing.T, c Config, conc, total, prompt, out int) (float64, 
 }
 
 // TestPublishedFigures holds the simulator to published vLLM measurements
-// of Llama-3.1-8B (BF16); the README's "The simulator" section lists them
-// with their sources. Each must be within 25 %. The source's workload is
-// replayed as it ran: fixed prompt and output lengths, conc requests in
-// flight, prompts of them in all (0: 20×conc, as `vllm bench serve` sweeps
-// run), output tok/s over the run (so a batch-1 figure includes each
-// request's prefill, about 5 % of its time).
+// of Llama-3.1-8B (BF16; a few of them ran Meta-Llama-3-8B, whose shape is
+// the same); the README's "The simulator" section lists them with their
+// sources. Each must be within 25 %, except those marked knownOff, which are
+// logged with the reason and left for the roofline to catch up with. The
+// source's workload is replayed as it ran: fixed prompt and output lengths,
+// conc requests in flight, prompts of them in all (0: 20×conc, as `vllm
+// bench serve` sweeps run), output tok/s over the run (so a batch-1 figure
+// includes each request's prefill, about 5 % of its time).
 func TestPublishedFigures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -65,17 +67,43 @@ func TestPublishedFigures(t *testing.T) {
 		out       int
 		prompts   int
 		published float64 // output tok/s
+		knownOff  string  // why the roofline misses it; not asserted
 	}{
 		// J. Musgrave, "vLLM throughput-latency sweep on NVIDIA A100": about
 		// 75 tok/s at one request, 6.6× that at concurrency 8.
-		{"A100-40GB, concurrency 1, output tok/s", []string{"--sim-gpu", "A100-40GB"}, 1, 1024, 128, 0, 75},
-		{"A100-40GB, concurrency 8, output tok/s", []string{"--sim-gpu", "A100-40GB"}, 8, 1024, 128, 0, 75 * 6.6},
+		{what: "A100-40GB, concurrency 1, output tok/s", args: []string{"--sim-gpu", "A100-40GB"}, conc: 1, in: 1024, out: 128, published: 75},
+		{what: "A100-40GB, concurrency 8, output tok/s", args: []string{"--sim-gpu", "A100-40GB"}, conc: 8, in: 1024, out: 128, published: 75 * 6.6},
 		// vLLM's own nightly performance benchmark, Buildkite build 9555
 		// (https://buildkite.com/vllm/performance-benchmark/builds/9555),
 		// test latency_llama8B_tp1 on an H100 (TP 1): `benchmark_latency`, one
 		// batch of 8 prompts of 32 tokens, 128 output tokens each, mean
 		// end-to-end latency 997.542 ms, so 8·128 tokens in 0.997542 s.
-		{"H100, batch 8, 32/128, output tok/s", []string{"--sim-gpu", "H100"}, 8, 32, 128, 8, 8 * 128 / 0.997542},
+		{what: "H100, batch 8, 32/128, output tok/s", args: []string{"--sim-gpu", "H100"}, conc: 8, in: 32, out: 128, prompts: 8, published: 8 * 128 / 0.997542},
+		// The same test on an A100-SXM4-80GB, build 9523
+		// (https://buildkite.com/vllm/performance-benchmark/builds/9523):
+		// mean latency 1579.27 ms.
+		{what: "A100, batch 8, 32/128, output tok/s", args: []string{"--sim-gpu", "A100"}, conc: 8, in: 32, out: 128, prompts: 8, published: 8 * 128 / 1.57927},
+		// The same test on an H200, build 9513
+		// (https://buildkite.com/vllm/performance-benchmark/builds/9513):
+		// mean latency 834.059 ms.
+		{what: "H200, batch 8, 32/128, output tok/s", args: []string{"--sim-gpu", "H200"}, conc: 8, in: 32, out: 128, prompts: 8, published: 8 * 128 / 0.834059,
+			knownOff: "+32 %: the measured step is 6.5 ms against 4.9 ms simulated; the H100 and A100 runs of this test fit about 68 % of peak bandwidth plus 0.7 ms a step, and even that leaves the H200 0.9 ms a step short, a fixed cost (host, V0's CPU work) the model does not carry"},
+		// vLLM's documentation, "torch.compile" usage page as of December 2024
+		// (docs/source/usage/torch_compile.rst at commit b8a4c98c, V0 engine):
+		// `benchmarks/benchmark_latency.py --model meta-llama/Meta-Llama-3-8B
+		// --batch-size 1 --load-format dummy` (so the script's defaults: 32
+		// prompt tokens, 128 output tokens), average latency 0.9704469823899369 s
+		// on an H100 and 7.81603614680001 s on an L4, without torch.compile.
+		{what: "H100, batch 1, 32/128, output tok/s", args: []string{"--sim-gpu", "H100"}, conc: 1, in: 32, out: 128, prompts: 1, published: 128 / 0.9704469823899369},
+		{what: "L4, batch 1, 32/128, output tok/s", args: []string{"--sim-gpu", "L4"}, conc: 1, in: 32, out: 128, prompts: 1, published: 128 / 7.81603614680001},
+		// The same page: `benchmarks/benchmark_throughput.py --input-len 256
+		// --output-len 256 --model meta-llama/Meta-Llama-3-8B --load-format
+		// dummy --num-scheduler-steps 64` on an H100, 11364.08 output tokens/s
+		// (the script's 1000 prompts at once; max_num_seqs was V0's 256, and
+		// the page logs batches of 256 and 232 as the most common). V0
+		// without chunked prefill had a token budget of max_model_len (8192).
+		{what: "H100, 1000 prompts, 256/256, output tok/s", args: []string{"--sim-gpu", "H100", "--max-num-seqs", "256", "--max-num-batched-tokens", "8192", "--no-enable-chunked-prefill"}, conc: 1000, in: 256, out: 256, prompts: 1000, published: 11364.08,
+			knownOff: "+28 % (22.5 s measured, 17.6 s simulated): a decode step of 256 sequences sits near the ridge point (10.8 ms of weights and KV at 80 % of HBM, 6.5 ms of FLOPs at 60 %), where max() assumes memory and compute overlap perfectly, and its fixed 0.7 ms does not grow with the batch as sampling and V0's per-sequence CPU work do"},
 	}
 	for _, tt := range tests {
 		c := mustConfig(t, append([]string{"meta-llama/Llama-3.1-8B-Instruct", "--max-model-len", "4096"}, tt.args...)...)
@@ -84,8 +112,11 @@ func TestPublishedFigures(t *testing.T) {
 			prompts = 20 * tt.conc
 		}
 		got, ttft := closedLoop(t, c, tt.conc, prompts, tt.in, tt.out)
-		t.Logf("%-40s published %6.1f  simulated %6.1f  (%+.0f %%; TTFT %v)", tt.what, tt.published, got, 100*(got/tt.published-1), ttft.Round(time.Millisecond))
-		if math.Abs(got/tt.published-1) > 0.25 {
+		t.Logf("%-42s published %7.1f  simulated %7.1f  (%+.0f %%; TTFT %v)", tt.what, tt.published, got, 100*(got/tt.published-1), ttft.Round(time.Millisecond))
+		switch {
+		case tt.knownOff != "":
+			t.Logf("    known off, not asserted: %s", tt.knownOff)
+		case math.Abs(got/tt.published-1) > 0.25:
 			t.Errorf("%s: simulated %.1f, published %.1f", tt.what, got, tt.published)
 		}
 	}

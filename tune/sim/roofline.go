@@ -9,8 +9,8 @@ import (
 // peak tensor throughput that vLLM's kernels reach, and the time every
 // step costs beyond its kernels (scheduling, sampling, launch gaps). No
 // datasheet gives them; they are set so Llama-3.1-8B lands within 25 % of
-// the published vLLM measurements the README lists ("The simulator": an
-// A100-40GB and an H100), which TestPublishedFigures holds them to.
+// the published vLLM measurements TestPublishedFigures holds them to (the
+// README's "The simulator" lists them, and two it logs as outside 25 %).
 const (
 	memEfficiency     = 0.80
 	computeEfficiency = 0.60
