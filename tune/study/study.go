@@ -439,7 +439,11 @@ func samplerTrial(t Trial) (sampler.Trial, bool) {
 }
 
 // constraintsOf reads Optuna's constraint formats: a list under
-// "constraints", or one value per "constraints:<name>" key (Optuna 5).
+// "constraints", or one value per "constraints:<name>" key (Optuna 5,
+// trial.set_constraint), in the order of their names (numbers by value), so
+// every trial lists the same constraint at the same index: the samplers fit
+// one model per index. A name the list already has ("0", …) replaces its
+// value, as in Optuna.
 func constraintsOf(t Trial) []float64 {
 	var out []float64
 	if list, ok := t.SystemAttrs[ConstraintsKey].([]any); ok {
@@ -449,12 +453,33 @@ func constraintsOf(t Trial) []float64 {
 			}
 		}
 	}
-	for k, v := range t.SystemAttrs {
-		if strings.HasPrefix(k, ConstraintsKey+":") {
-			if f, ok := v.(float64); ok {
-				out = append(out, f)
-			}
+	var names []string
+	for k := range t.SystemAttrs {
+		if name, ok := strings.CutPrefix(k, ConstraintsKey+":"); ok {
+			names = append(names, name)
 		}
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, errA := strconv.Atoi(names[i])
+		b, errB := strconv.Atoi(names[j])
+		if errA == nil && errB == nil {
+			return a < b
+		}
+		if (errA == nil) != (errB == nil) {
+			return errA == nil
+		}
+		return names[i] < names[j]
+	})
+	for _, name := range names {
+		f, ok := t.SystemAttrs[ConstraintsKey+":"+name].(float64)
+		if !ok {
+			continue
+		}
+		if i, err := strconv.Atoi(name); err == nil && i >= 0 && i < len(out) && strconv.Itoa(i) == name {
+			out[i] = f
+			continue
+		}
+		out = append(out, f)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package study
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
@@ -152,6 +153,30 @@ func TestFeasible(t *testing.T) {
 		tr := Trial{SystemAttrs: tc.attrs}
 		if got := tr.Feasible(); got != tc.want {
 			t.Errorf("%s: Feasible() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Constraints stored one key each (Optuna 5's trial.set_constraint) come out
+// in the order of their names, the same in every trial (the samplers fit one
+// model per index; a map's order changed from read to read), and a name the
+// old list has replaces its value, as in Optuna.
+func TestConstraintsOrder(t *testing.T) {
+	t.Parallel()
+	k := func(name string) string { return ConstraintsKey + ":" + name }
+	for _, tc := range []struct {
+		name  string
+		attrs map[string]any
+		want  []float64
+	}{
+		{"numbered", map[string]any{k("10"): 10.0, k("2"): 2.0, k("0"): 0.0, k("1"): 1.0}, []float64{0, 1, 2, 10}},
+		{"named", map[string]any{k("ttft"): 3.0, k("itl"): 2.0, k("1"): 1.0, k("e2e"): 4.0}, []float64{1, 4, 2, 3}},
+		{"list, then keys", map[string]any{ConstraintsKey: []any{-1.0, -2.0}, k("1"): 5.0, k("x"): 6.0}, []float64{-1, 5, 6}},
+	} {
+		for range 20 {
+			if got := constraintsOf(Trial{SystemAttrs: tc.attrs}); !slices.Equal(got, tc.want) {
+				t.Fatalf("%s: constraintsOf = %v, want %v", tc.name, got, tc.want)
+			}
 		}
 	}
 }
