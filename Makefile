@@ -12,7 +12,7 @@ RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 # Python Optuna and optuna-dashboard, for the storage interop tests.
 OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
-.PHONY: all build release test test-e2e test-ray test-short fuzz bench bench-ray bench-ray-jobs bench-sampler bench-trials bench-precision bench-pruner lint proto demo demo-ray clean ray-venv
+.PHONY: all build release test test-e2e test-ray test-short fuzz bench bench-ray bench-ray-jobs bench-sampler bench-gp-interop bench-trials bench-precision bench-pruner lint proto demo demo-ray clean ray-venv
 
 all: build
 
@@ -101,6 +101,14 @@ SEEDS ?= 10
 OPTUNA_GP ?=
 bench-sampler:
 	$(GO) run ./bench/sampler -seeds $(SEEDS) -budgets 20,30,100 -optuna-bin "$(OPTUNA_BIN)" -optuna-gp-bin "$(if $(OPTUNA_GP),$$(bench/sampler/gp-venv.sh))"
+
+# A study our gp sampler ran on the simulator, continued in place by Optuna's
+# GPSampler (from the same torch venv), then read and resumed by our side
+# (about a minute). GP_INTEROP_FLAGS=-baseline runs the study with its
+# baseline, which Optuna's GPSampler cannot fit around (it fails, saying why).
+GP_INTEROP_FLAGS ?=
+bench-gp-interop: build
+	gp_bin="$$(bench/sampler/gp-venv.sh)" && $(GO) run ./bench/gpinterop -bin $(BIN) -python "$$gp_bin/python" $(GP_INTEROP_FLAGS)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/'))" || { gofmt -l .; exit 1; }
