@@ -37,6 +37,9 @@ import (
 
 const name = "gpinterop"
 
+// workDir holds the study; a failure keeps it, to be looked into.
+var workDir string
+
 // The quickstart's workload, space and SLO with sampler gp.
 const studyYAML = `
 study: {name: gpinterop}
@@ -85,7 +88,7 @@ func main() {
 	seed := flag.Int("seed", 1, "seed of both samplers")
 	seconds := flag.Int("seconds", 5, "max_seconds of each trial's benchmark (below 5, 128 streams of 512+128 tokens finish no request)")
 	baseline := flag.Bool("baseline", false, "run the baseline (trial 0, vLLM's defaults, no parameters) as optimize does by default")
-	keep := flag.Bool("keep", false, "keep the study directory")
+	keep := flag.Bool("keep", false, "keep the study directory (a failure always does)")
 	flag.Parse()
 	if *python == "" {
 		fail(errors.New("-python is required (the python of bench/sampler/gp-venv.sh's virtualenv)"))
@@ -102,6 +105,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	workDir = dir
 	if *keep {
 		fmt.Println("study directory:", dir)
 	} else {
@@ -313,5 +317,8 @@ func sameValue(ours, py any) bool {
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "FAIL:", err)
+	if workDir != "" {
+		fmt.Fprintf(os.Stderr, "the study is kept in %s (trial logs under logs/)\n", workDir)
+	}
 	os.Exit(1)
 }
