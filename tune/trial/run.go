@@ -233,7 +233,9 @@ func (m *measurer) once(ctx context.Context, i, n int) (map[string]float64, *Fai
 		return nil, &Failure{Class: BenchmarkFailed, Message: err.Error(), Tail: m.tail()}
 	}
 	writeBenchLog(filepath.Join(s.LogDir, "benchmark.log"), sum, i, n)
-	if sum.Requests == 0 {
+	// A run stopped early (pruned) may end before any request did: its
+	// throughput counts the tokens that arrived, so only errors fail it.
+	if sum.Requests == 0 && (!sum.Stopped || sum.Errors > 0) {
 		msg := "no request succeeded"
 		if sum.FirstError != "" {
 			msg += ": " + sum.FirstError

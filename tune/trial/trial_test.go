@@ -183,6 +183,25 @@ func TestRunRepeats(t *testing.T) {
 	noLeftovers(t, s.Model)
 }
 
+// A run stopped by its observer (the pruner) before any request finished is
+// a stopped trial with the throughput measured so far, not a failed one.
+func TestRunStoppedBeforeARequestEnds(t *testing.T) {
+	t.Parallel()
+	s := spec(t, nil)
+	s.Bench.MaxRequests, s.Bench.Duration = 0, time.Minute
+	s.Bench.Output = bench.TokenDist{Mean: 4000} // minutes at this speed
+	s.Bench.ProgressEvery = 200 * time.Millisecond
+	s.Observe = func(e Event) bool { return e.Intermediate() && e.Step >= 2 }
+	res, err := Run(context.Background(), s)
+	if err != nil || res.Failure != nil {
+		t.Fatalf("%v %+v", err, res.Failure)
+	}
+	if !res.Stopped || res.Metrics["requests"] != 0 || res.Metrics[metric.OutputThroughput+"_mean"] <= 0 || res.Bench > 30*time.Second {
+		t.Errorf("stopped %v, metrics %v, bench %v", res.Stopped, res.Metrics, res.Bench)
+	}
+	noLeftovers(t, s.Model)
+}
+
 // takenPort holds a port open for the rest of the test.
 func takenPort(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
