@@ -180,7 +180,15 @@ func (d *Float) Contains(v float64) bool {
 	return math.Abs(k-math.Round(k)) < 1e-8
 }
 
-func (d *Float) External(v float64) any { return v }
+// External of a stepped range is the grid point in the decimals of low and
+// step: a value another sampler stored (Optuna's GPSampler gives
+// 0.6400000000000001) reaches flags and reports as 0.64.
+func (d *Float) External(v float64) any {
+	if d.Step > 0 && d.Contains(v) {
+		return OnStep(v, d.Low, d.High, d.Step)
+	}
+	return v
+}
 
 func (d *Float) Internal(x any) (float64, error) { return numericInternal(d, x) }
 

@@ -70,6 +70,9 @@ func TestInternalExternal(t *testing.T) {
 		{mixed, 8.0, 2, true},
 		{mixed, "fp8", 0, false},
 	}
+	if got := f.External(0.8200000000000001); got != 0.82 {
+		t.Errorf("%s.External(0.8200000000000001) = %v, want 0.82", f, got)
+	}
 	for _, tt := range tests {
 		got, err := tt.d.Internal(tt.external)
 		if (err == nil) != tt.ok || (tt.ok && got != tt.internal) {
