@@ -24,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/bench/simstudy"
 	"math"
 	"os"
 	"os/exec"
@@ -44,21 +45,9 @@ var workDir string
 const studyYAML = `
 study: {name: gpinterop}
 optimization: {preset: balanced, sampler: gp, n_trials: TRIALS, n_startup_trials: 4, seed: SEED, max_concurrent_trials: 2, confirm: false}
-benchmark: {model: sim-8b, max_seconds: SECONDS, prompt_tokens: 512, output_tokens: 128, rate: 128}
-baseline: {enabled: BASELINE}
-server:
-  command: ["{self}", "simulate", "{model}", "--sim-model", "Llama-3.1-8B", "--sim-gpu", "H100", "--sim-speedup", "1", "--sim-startup-seconds", "0.5"]
-  startup_timeout: 60
-static_parameters: {max_model_len: 8192}
-parameters:
-  max_num_seqs: {min: 8, max: 512, step: 8}
-  max_num_batched_tokens: {options: [2048, 4096, 8192, 16384]}
-  gpu_memory_utilization: {min: 0.50, max: 0.98, step: 0.02}
-  block_size: {options: [16, 32, 64]}
-  enable_chunked_prefill: {options: [true, false]}
 slo:
   - {metric: time_to_first_token_ms, percentile: p95, max: 2000}
-`
+` + simstudy.Body
 
 // pyOut is what gp_interop.py prints.
 type pyOut struct {

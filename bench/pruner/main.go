@@ -9,6 +9,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/auto-tune-vllm/auto-tune-vllm/bench/simstudy"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,19 +23,7 @@ import (
 const studyYAML = `
 study: {name: prune}
 optimization: {preset: high_throughput, n_trials: TRIALS, n_startup_trials: 5, seed: SEED, max_concurrent_trials: 2, confirm: false, pruner: PRUNER}
-benchmark: {model: sim-8b, max_seconds: SECONDS, prompt_tokens: 512, output_tokens: 128, rate: 128}
-baseline: {enabled: false}
-server:
-  command: ["{self}", "simulate", "{model}", "--sim-model", "Llama-3.1-8B", "--sim-gpu", "H100", "--sim-speedup", "1", "--sim-startup-seconds", "0.5"]
-  startup_timeout: 60
-static_parameters: {max_model_len: 8192}
-parameters:
-  max_num_seqs: {min: 8, max: 512, step: 8}
-  max_num_batched_tokens: {options: [2048, 4096, 8192, 16384]}
-  gpu_memory_utilization: {min: 0.50, max: 0.98, step: 0.02}
-  block_size: {options: [16, 32, 64]}
-  enable_chunked_prefill: {options: [true, false]}
-`
+` + simstudy.Body
 
 func main() {
 	bin := flag.String("bin", "bin/auto-tune-vllm", "the auto-tune-vllm binary")
@@ -73,7 +62,7 @@ func run(exe string, seed, trials, seconds int, pruner string) outcome {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	cfg := strings.NewReplacer("TRIALS", fmt.Sprint(trials), "SEED", fmt.Sprint(seed), "PRUNER", pruner, "SECONDS", fmt.Sprint(seconds)).Replace(studyYAML)
+	cfg := strings.NewReplacer("TRIALS", fmt.Sprint(trials), "SEED", fmt.Sprint(seed), "PRUNER", pruner, "SECONDS", fmt.Sprint(seconds), "BASELINE", "false").Replace(studyYAML)
 	if err := os.WriteFile(filepath.Join(dir, "study.yaml"), []byte(cfg), 0o644); err != nil {
 		fail(err)
 	}
