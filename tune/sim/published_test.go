@@ -87,7 +87,7 @@ func TestPublishedFigures(t *testing.T) {
 		// (https://buildkite.com/vllm/performance-benchmark/builds/9513):
 		// mean latency 834.059 ms.
 		{what: "H200, batch 8, 32/128, output tok/s", args: []string{"--sim-gpu", "H200"}, conc: 8, in: 32, out: 128, prompts: 8, published: 8 * 128 / 0.834059,
-			knownOff: "+32 %: the measured step is 6.5 ms against 4.9 ms simulated; the H100 and A100 runs of this test fit about 68 % of peak bandwidth plus 0.7 ms a step, and even that leaves the H200 0.9 ms a step short, a fixed cost (host, V0's CPU work) the model does not carry"},
+			knownOff: "+30 %: the measured step is 6.5 ms against 5.0 ms simulated; the H100 and A100 runs of this test fit about 68 % of peak bandwidth plus 0.7 ms a step, and even that leaves the H200 0.9 ms a step short, a fixed cost (host, V0's CPU work) the model does not carry"},
 		// vLLM's documentation, "torch.compile" usage page as of December 2024
 		// (docs/source/usage/torch_compile.rst at commit b8a4c98c, V0 engine):
 		// `benchmarks/benchmark_latency.py --model meta-llama/Meta-Llama-3-8B
@@ -102,8 +102,11 @@ func TestPublishedFigures(t *testing.T) {
 		// (the script's 1000 prompts at once; max_num_seqs was V0's 256, and
 		// the page logs batches of 256 and 232 as the most common). V0
 		// without chunked prefill had a token budget of max_model_len (8192).
-		{what: "H100, 1000 prompts, 256/256, output tok/s", args: []string{"--sim-gpu", "H100", "--max-num-seqs", "256", "--max-num-batched-tokens", "8192", "--no-enable-chunked-prefill"}, conc: 1000, in: 256, out: 256, prompts: 1000, published: 11364.08,
-			knownOff: "+28 % (22.5 s measured, 17.6 s simulated): a decode step of 256 sequences sits near the ridge point (10.8 ms of weights and KV at 80 % of HBM, 6.5 ms of FLOPs at 60 %), where max() assumes memory and compute overlap perfectly, and its fixed 0.7 ms does not grow with the batch as sampling and V0's per-sequence CPU work do"},
+		{what: "H100, 1000 prompts, 256/256, output tok/s", args: []string{"--sim-gpu", "H100", "--max-num-seqs", "256", "--max-num-batched-tokens", "8192", "--no-enable-chunked-prefill"}, conc: 1000, in: 256, out: 256, prompts: 1000, published: 11364.08},
+		// Its decode steps of 256 sequences sit near the ridge point (10.8 ms
+		// of weights and KV at 80 % of HBM, 6.5 ms of FLOPs at 60 %): with a
+		// plain max() of the two it simulated 28 % fast, which overlapLoss
+		// (0.3 of the shorter) brings to +15 %.
 	}
 	for _, tt := range tests {
 		c := mustConfig(t, append([]string{"meta-llama/Llama-3.1-8B-Instruct", "--max-model-len", "4096"}, tt.args...)...)
