@@ -152,7 +152,8 @@ func progressLines(t *testing.T, dir, out string) {
 		`trial 1 stopping server after \d+s`,
 		`trial \d+ complete in \d+s: output_tokens_per_second_mean=\S+ request_latency=\S+ \(Pareto-optimal so far\) \[\d/4 trials done.*\]`,
 		`confirmation: 0/\d runs done, 2 at a time`,
-		`trial 0 confirmation run 2 complete in \d+s: output_tokens_per_second_mean=\S+ request_latency=\S+ \[\d/\d runs done\]`,
+		// An ETA follows unless it was the last run to end (both run at once).
+		`trial 0 confirmation run 2 complete in \d+s: output_tokens_per_second_mean=\S+ request_latency=\S+ \[\d/\d runs done(, ETA \d+s)?\]`,
 	} {
 		if !regexp.MustCompile(`(?m)^` + re + `$`).MatchString(out) {
 			t.Errorf("no line %s in stdout:\n%s", re, out)
