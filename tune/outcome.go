@@ -40,9 +40,15 @@ func outcome(cfg *config.Study, res *trial.Result, constraints []float64) (study
 		}
 		out.State = study.Fail
 		if trial.Infeasible(f.Class) {
-			// Told as infeasible, so the sampler learns the region.
+			// Told as infeasible, so the sampler learns the region: every
+			// SLO missed, at the places completed trials tell them (a study
+			// without SLOs gets one value, which completed trials meet by
+			// not telling it).
 			out.State = study.Pruned
-			out.Constraints = append(constraints, 1)
+			for range max(len(cfg.SLOs), 1) {
+				constraints = append(constraints, 1)
+			}
+			out.Constraints = constraints
 		}
 		return out, failed
 	}

@@ -92,6 +92,32 @@ func TestOutcome(t *testing.T) {
 	}
 }
 
+// An infeasible configuration's constraints sit where a completed trial's
+// do: its own, then every SLO missed; without SLOs, one value.
+func TestInfeasibleConstraints(t *testing.T) {
+	t.Parallel()
+	limit := 1.0
+	slo := func(m string) config.SLO { return config.SLO{Metric: m, Percentile: metric.P95, Max: &limit} }
+	oom := &trial.Result{Failure: &trial.Failure{Class: trial.OOM, Message: "oom"}}
+	for _, tt := range []struct {
+		name string
+		slos []config.SLO
+		pre  []float64
+		want []float64
+	}{
+		{"no SLOs", nil, nil, []float64{1}},
+		{"no SLOs, a config constraint", nil, []float64{-3}, []float64{-3, 1}},
+		{"one SLO", []config.SLO{slo(metric.TTFT)}, nil, []float64{1}},
+		{"two SLOs and a config constraint", []config.SLO{slo(metric.TTFT), slo(metric.ITL)}, []float64{-3}, []float64{-3, 1, 1}},
+	} {
+		cfg := &config.Study{Objectives: []config.Objective{{Metric: metric.OutputThroughput, Direction: "maximize"}}, SLOs: tt.slos}
+		got, _ := outcome(cfg, oom, tt.pre)
+		if got.State != study.Pruned || !reflect.DeepEqual(got.Constraints, tt.want) {
+			t.Errorf("%s: %v %v, want PRUNED %v", tt.name, got.State, got.Constraints, tt.want)
+		}
+	}
+}
+
 func TestParamConstraints(t *testing.T) {
 	parse := func(s string) *config.Expr {
 		c, err := config.ParseExpr(s)
