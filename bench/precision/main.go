@@ -34,7 +34,7 @@ func main() {
 	pairs := flag.Int("pairs", 20, "pairs of runs of the two configurations, for the ranking")
 	gap := flag.Float64("gap", 0.03, "how much faster the second configuration truly is")
 	rate := flag.Int("rate", 128, "requests in flight (the quickstart's 128)")
-	speedup := flag.Float64("speedup", 4, "the simulator's --sim-speedup (the quickstart's 4); lower it where the machine, not the server, would set the pace")
+	speedup := flag.Float64("speedup", 1, "the simulator's --sim-speedup (the quickstart's 1: a 5 s run is then 5 s of simulated GPU time, as a 5 s run on a GPU is; at 4 it holds 20 s of it)")
 	stagger := flag.Bool("stagger", true, "stagger each stream's first request (bench.Options.Stagger), as trials do")
 	bin := flag.String("bin", "", "run each server as `auto-tune-vllm simulate` from this binary, in its own process as trials do (default: inside this one)")
 	flag.Parse()
