@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
@@ -82,7 +81,7 @@ func (p *pruner) verdict(ctx context.Context, number int, e trial.Event) (bool, 
 		}
 		return x - median
 	}
-	medAt, medFinal := median(at), median(final)
+	medAt, medFinal := stats.Median(at), stats.Median(final)
 	var ss float64
 	for i := range at {
 		d := place(at[i], medAt) - place(final[i], medFinal)
@@ -107,15 +106,6 @@ func (p *pruner) verdict(ctx context.Context, number int, e trial.Event) (bool, 
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
 
 // first says, once per study, that trials get pruned and how to stop it:
 // the Python tool never pruned.

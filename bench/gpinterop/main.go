@@ -230,20 +230,10 @@ func tool(exe, dir string, args ...string) []byte {
 }
 
 func readTrials(ctx context.Context, db string) []study.Trial {
-	st, err := study.OpenSQLite(ctx, db)
+	ts, err := simstudy.Trials(ctx, db, name)
 	if err != nil {
 		fail(err)
 	}
-	defer st.Close()
-	info, err := st.LoadStudy(ctx, name)
-	if err != nil {
-		fail(err)
-	}
-	ts, err := st.Trials(ctx, info.ID)
-	if err != nil {
-		fail(err)
-	}
-	sort.Slice(ts, func(i, j int) bool { return ts[i].Number < ts[j].Number })
 	return ts
 }
 

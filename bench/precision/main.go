@@ -52,8 +52,7 @@ func main() {
 		s, err := bench.Run(ctx, bench.Options{BaseURL: url, Model: "sim-8b", Concurrency: *rate, Duration: time.Duration(*seconds * float64(time.Second)),
 			Prompt: bench.TokenDist{Mean: 512}, Output: bench.TokenDist{Mean: 128}, Seed: seed, KeepRecords: true, Stagger: *stagger})
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			fail(err)
 		}
 		return s.Metrics[metric.Stat(metric.OutputThroughput, metric.Mean)], completedOnly(s, *seconds)
 	}
@@ -101,13 +100,11 @@ func simArgs(speedup float64) []string {
 func inProcess(ctx context.Context, speedup float64) string {
 	cfg, err := sim.ParseArgs(append(simArgs(speedup), "--port", "0"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		fail(err)
 	}
 	s, err := sim.Start(ctx, cfg, io.Discard)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		fail(err)
 	}
 	return "http://" + s.Addr()
 }

@@ -13,9 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
@@ -47,7 +47,7 @@ func main() {
 		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.0f | %.0f | %d |\n", seed, n.seconds, m.seconds, s, n.best, m.best, m.pruned)
 	}
 	fmt.Printf("\nMedian saved: %.1f %% of benchmark time; median best: %.0f tok/s without, %.0f with the pruner (%+.1f %%).\n",
-		median(saved), median(bestNone), median(bestMedian), 100*(median(bestMedian)/median(bestNone)-1))
+		stats.Median(saved), stats.Median(bestNone), stats.Median(bestMedian), 100*(stats.Median(bestMedian)/stats.Median(bestNone)-1))
 }
 
 type outcome struct {
@@ -72,16 +72,7 @@ func run(exe string, seed, trials, seconds int, pruner string) outcome {
 		fail(fmt.Errorf("seed %d, pruner %s: %v\n%s", seed, pruner, err, out))
 	}
 	ctx := context.Background()
-	st, err := study.OpenSQLite(ctx, filepath.Join(dir, "optuna_studies", "prune", "study.db"))
-	if err != nil {
-		fail(err)
-	}
-	defer st.Close()
-	info, err := st.LoadStudy(ctx, "prune")
-	if err != nil {
-		fail(err)
-	}
-	ts, err := st.Trials(ctx, info.ID)
+	ts, err := simstudy.Trials(ctx, filepath.Join(dir, "optuna_studies", "prune", "study.db"), "prune")
 	if err != nil {
 		fail(err)
 	}
@@ -98,15 +89,6 @@ func run(exe string, seed, trials, seconds int, pruner string) outcome {
 		}
 	}
 	return o
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64{}, xs...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func fail(err error) {

@@ -3,7 +3,10 @@
 // confidence interval (Student's t), so a printed number says how sure it is.
 package stats
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // Mean of xs (NaN when empty).
 func Mean(xs []float64) float64 {
@@ -15,6 +18,20 @@ func Mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// Median of xs, the mean of the middle two for an even count (NaN when
+// empty); xs is left as it was.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // StdDev is the sample standard deviation (Bessel's correction: the

@@ -80,3 +80,19 @@ func same(a, b float64) bool {
 	}
 	return math.Abs(a-b) < 1e-9
 }
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	xs := []float64{5, 1, 3, 2}
+	for _, c := range []struct {
+		xs   []float64
+		want float64
+	}{{[]float64{3}, 3}, {[]float64{3, 1, 2}, 2}, {xs, 2.5}} {
+		if got := Median(c.xs); got != c.want {
+			t.Errorf("Median(%v) = %v, want %v", c.xs, got, c.want)
+		}
+	}
+	if xs[0] != 5 || !math.IsNaN(Median(nil)) {
+		t.Errorf("input reordered %v, or Median(nil) not NaN", xs)
+	}
+}
