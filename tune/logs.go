@@ -62,18 +62,9 @@ func TrialState(ctx context.Context, where, name string, number int) (study.Stat
 }
 
 func readTrial(ctx context.Context, where, name string, number int) (*study.Trial, error) {
-	st, err := OpenExisting(ctx, where)
+	trials, err := StudyTrials(ctx, where, name)
 	if err != nil {
 		return nil, err
-	}
-	defer st.Close()
-	info, err := st.LoadStudy(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	trials, err := st.Trials(ctx, info.ID)
-	if err != nil {
-		return nil, fmt.Errorf("study %s: %w", name, err)
 	}
 	for i := range trials {
 		if trials[i].Number == number {

@@ -24,6 +24,25 @@ func OpenExisting(ctx context.Context, where string) (study.Storage, error) {
 	return study.Open(ctx, where)
 }
 
+// StudyTrials reads every trial of study name, in number order, from the
+// storage at where without creating it.
+func StudyTrials(ctx context.Context, where, name string) ([]study.Trial, error) {
+	st, err := OpenExisting(ctx, where)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	info, err := st.LoadStudy(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	trials, err := st.Trials(ctx, info.ID)
+	if err != nil {
+		return nil, fmt.Errorf("study %s: %w", name, err)
+	}
+	return trials, nil
+}
+
 // Studies summarizes every study of a storage, in creation order.
 func Studies(ctx context.Context, where string) ([]study.Summary, error) {
 	st, err := OpenExisting(ctx, where)

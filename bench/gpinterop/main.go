@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
@@ -230,7 +231,7 @@ func tool(exe, dir string, args ...string) []byte {
 }
 
 func readTrials(ctx context.Context, db string) []study.Trial {
-	ts, err := simstudy.Trials(ctx, db, name)
+	ts, err := tune.StudyTrials(ctx, db, name)
 	if err != nil {
 		fail(err)
 	}

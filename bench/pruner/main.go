@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
@@ -72,7 +73,7 @@ func run(exe string, seed, trials, seconds int, pruner string) outcome {
 		fail(fmt.Errorf("seed %d, pruner %s: %v\n%s", seed, pruner, err, out))
 	}
 	ctx := context.Background()
-	ts, err := simstudy.Trials(ctx, filepath.Join(dir, "optuna_studies", "prune", "study.db"), "prune")
+	ts, err := tune.StudyTrials(ctx, filepath.Join(dir, "optuna_studies", "prune", "study.db"), "prune")
 	if err != nil {
 		fail(err)
 	}

@@ -3,13 +3,6 @@
 // on one H100, in real time.
 package simstudy
 
-import (
-	"context"
-	"sort"
-
-	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
-)
-
 // Body is everything but the study and optimization lines: the workload
 // (benchmark.max_seconds left as SECONDS), the baseline (BASELINE: true or
 // false), the server and the space.
@@ -26,23 +19,3 @@ parameters:
   block_size: {options: [16, 32, 64]}
   enable_chunked_prefill: {options: [true, false]}
 `
-
-// Trials reads study name from the SQLite file a bench's run left, in trial
-// order.
-func Trials(ctx context.Context, db, name string) ([]study.Trial, error) {
-	st, err := study.OpenSQLite(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	info, err := st.LoadStudy(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := st.Trials(ctx, info.ID)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(ts, func(i, j int) bool { return ts[i].Number < ts[j].Number })
-	return ts, nil
-}
