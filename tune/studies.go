@@ -32,15 +32,21 @@ func StudyTrials(ctx context.Context, where, name string) ([]study.Trial, error)
 		return nil, err
 	}
 	defer st.Close()
+	_, trials, err := trialsOf(ctx, st, name)
+	return trials, err
+}
+
+// trialsOf loads study name of an open storage and its trials.
+func trialsOf(ctx context.Context, st study.Storage, name string) (*study.Info, []study.Trial, error) {
 	info, err := st.LoadStudy(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	trials, err := st.Trials(ctx, info.ID)
 	if err != nil {
-		return nil, fmt.Errorf("study %s: %w", name, err)
+		return nil, nil, fmt.Errorf("study %s: %w", name, err)
 	}
-	return trials, nil
+	return info, trials, nil
 }
 
 // Studies summarizes every study of a storage, in creation order.
@@ -56,13 +62,9 @@ func Studies(ctx context.Context, where string) ([]study.Summary, error) {
 	}
 	out := make([]study.Summary, 0, len(names))
 	for _, name := range names {
-		info, err := st.LoadStudy(ctx, name)
+		info, trials, err := trialsOf(ctx, st, name)
 		if err != nil {
 			return nil, err
-		}
-		trials, err := st.Trials(ctx, info.ID)
-		if err != nil {
-			return nil, fmt.Errorf("study %s: %w", name, err)
 		}
 		out = append(out, study.Summarize(info, trials))
 	}
