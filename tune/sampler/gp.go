@@ -23,14 +23,13 @@ type GPOptions struct {
 // GP is Bayesian optimisation with Gaussian processes, after Optuna 5's
 // GPSampler: one Matérn-5/2 GP per objective and per constraint, log
 // expected improvement (one objective) or log expected hypervolume
-// improvement (two), plus the log probability that every constraint holds,
+// improvement (several), plus the log probability that every constraint holds,
 // maximised over the space by Sobol candidates and local search.
 //
 // Unlike Optuna it is stateless (kernel parameters are refitted from the
 // same start at every ask, so a seeded study is reproducible in any order),
 // it learns constraints from pruned trials too (infeasible configurations
-// are told as pruned here), and three or more objectives are scalarised
-// with a random augmented Chebyshev weight (ParEGO) instead of EHVI.
+// are told as pruned here).
 // RUNNING trials are fantasised at the posterior mean (the kriging
 // believer), so parallel asks spread out.
 type GP struct {
@@ -101,7 +100,7 @@ func (g *GP) acquisition(d *gpData, nObj int, rng randSource) (gp.Acquisition, [
 				warm = append(warm, feasibleX[at])
 			}
 			terms = append(terms, &gp.LogEIAcq{GP: reg, Best: best})
-		case nObj == 2:
+		default:
 			regs := make([]*gp.Regressor, nObj)
 			for j := range regs {
 				reg, err := g.fit(d.X, column(d.Y, j), cat, d.running)
@@ -114,12 +113,6 @@ func (g *GP) acquisition(d *gpData, nObj int, rng randSource) (gp.Acquisition, [
 				terms = append(terms, gp.NewLogEHVI(regs, feasibleY, g.o.EHVISamples, rng))
 				warm = paretoStarts(feasibleX, feasibleY, g.o.localSearch()/2, rng)
 			}
-		default:
-			acq, w, err := g.parEGO(d, cat, rng)
-			if err != nil {
-				return nil, nil, err
-			}
-			terms, warm = append(terms, acq), w
 		}
 	}
 	for k := range d.cons {
@@ -188,43 +181,6 @@ func (g *GP) fit(X [][]float64, y []float64, cat []bool, running [][]float64) (*
 		return nil, fmt.Errorf("gp: fit: %w", err)
 	}
 	return reg.WithFantasies(running)
-}
-
-// parEGO scalarises three or more objectives with a random augmented
-// Chebyshev weight and returns log EI on that single value.
-func (g *GP) parEGO(d *gpData, cat []bool, rng randSource) (gp.Acquisition, [][]float64, error) {
-	m := len(d.Y[0])
-	w := make([]float64, m)
-	sum := 0.0
-	for j := range w {
-		w[j] = rng.ExpFloat64()
-		sum += w[j]
-	}
-	scal := make([]float64, len(d.Y))
-	for i, y := range d.Y {
-		lo, tot := math.Inf(1), 0.0
-		for j := range y {
-			lo = math.Min(lo, w[j]/sum*y[j])
-			tot += w[j] / sum * y[j]
-		}
-		scal[i] = lo + 0.05*tot
-	}
-	s, _, _ := standardize(scal)
-	reg, err := g.fit(d.X, s, cat, d.running)
-	if err != nil {
-		return nil, nil, err
-	}
-	best, at := math.Inf(-1), -1
-	for i := range s {
-		if d.feasibleRow[i] && s[i] > best {
-			best, at = s[i], i
-		}
-	}
-	var warm [][]float64
-	if at >= 0 {
-		warm = append(warm, d.X[at])
-	}
-	return &gp.LogEIAcq{GP: reg, Best: best}, warm, nil
 }
 
 // paretoStarts picks up to k points of the feasible Pareto front as warm

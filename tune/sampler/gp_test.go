@@ -103,7 +103,7 @@ func TestGPMultiObjective(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Three objectives: the ParEGO scalarisation.
+	// Three objectives: log EHVI over the three-dimensional front.
 	h := &History{Directions: []Direction{Minimize, Maximize, Minimize}}
 	g := NewGP(GPOptions{Seed: 7, NStartup: 4})
 	for i := 0; i < 7; i++ {

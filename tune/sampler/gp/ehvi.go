@@ -8,10 +8,10 @@ import (
 
 const ehviEps = 1e-12
 
-// LogEHVIAcq is the log expected hypervolume improvement of two maximised
+// LogEHVIAcq is the log expected hypervolume improvement of maximised
 // objectives, each with its own GP, estimated on fixed quasi-random normal
 // samples so that it is a smooth deterministic function of x (Daulton et
-// al. 2020, eq. 1, as Optuna computes it).
+// al. 2020, eq. 1, as Optuna computes it, for any number of objectives).
 type LogEHVIAcq struct {
 	GPs      []*Regressor
 	lower    [][]float64 // per box, per objective
@@ -24,7 +24,7 @@ type LogEHVIAcq struct {
 // maximised) values Y, drawing nSamples normal samples from rng.
 func NewLogEHVI(gps []*Regressor, Y [][]float64, nSamples int, rng *rand.Rand) *LogEHVIAcq {
 	a := &LogEHVIAcq{GPs: gps, samples: NormalSamples(len(gps), nSamples, rng)}
-	a.lower, a.interval = boxes2D(Y, referencePoint(Y))
+	a.lower, a.interval = nonDominatedBoxes(Y, referencePoint(Y))
 	// All objectives weigh the same, so their length scales are averaged.
 	a.scales = make([]float64, len(gps[0].InvSqLengthscales))
 	for _, g := range gps {
@@ -53,43 +53,108 @@ func referencePoint(Y [][]float64) []float64 {
 	return ref
 }
 
-// boxes2D splits the region above ref that no point of Y dominates into
-// boxes: lower corners and widths.
-func boxes2D(Y [][]float64, ref []float64) (lower, interval [][]float64) {
+// nonDominatedBoxes splits the region above ref that no point of Y
+// dominates into disjoint boxes (lower corners and widths), so that the
+// improvement of a new point y is the sum over boxes of the volume of
+// [lower, min(y, lower+width)]. Points that do not exceed ref in every
+// objective dominate none of that region and are left out.
+func nonDominatedBoxes(Y [][]float64, ref []float64) (lower, interval [][]float64) {
 	var pts [][]float64
+next:
 	for _, y := range Y {
-		if y[0] > ref[0] && y[1] > ref[1] {
-			pts = append(pts, y)
+		for j := range ref {
+			if y[j] <= ref[j] {
+				continue next
+			}
 		}
+		pts = append(pts, y)
 	}
-	sort.Slice(pts, func(i, j int) bool {
-		if pts[i][0] != pts[j][0] {
-			return pts[i][0] > pts[j][0]
+	upper := make([]float64, len(ref))
+	for j := range upper {
+		upper[j] = math.Inf(1)
+	}
+	lo := append([]float64(nil), ref...)
+	sliceBoxes(pts, lo, upper, len(ref), func(l, u []float64) {
+		w := make([]float64, len(l))
+		for j := range w {
+			w[j] = u[j] - l[j]
 		}
-		return pts[i][1] > pts[j][1]
+		lower = append(lower, append([]float64(nil), l...))
+		interval = append(interval, w)
 	})
-	var front [][]float64
-	for _, p := range pts {
-		if len(front) == 0 || p[1] > front[len(front)-1][1] {
-			front = append(front, p)
+	return lower, interval
+}
+
+// sliceBoxes emits the boxes of the part of [lo, up] (in the first m
+// objectives; lo and up hold the later ones already fixed) that no point
+// of pts dominates in those m objectives. It slices along objective m−1 at
+// the points' values, highest first: above the highest no point dominates,
+// and each lower slab is dominated exactly by the points at or above it,
+// which leaves a problem in one objective fewer. A point that adds nothing
+// to the front of those above it (in the first m−1 objectives) does not
+// cut, so a front of k points leaves k+1 boxes in two objectives.
+func sliceBoxes(pts [][]float64, lo, up []float64, m int, emit func(lo, up []float64)) {
+	k := m - 1
+	if k == 0 {
+		top := lo[0]
+		for _, p := range pts {
+			top = math.Max(top, p[0])
+		}
+		l0 := lo[0]
+		lo[0] = top
+		emit(lo, up)
+		lo[0] = l0
+		return
+	}
+	sorted := append([][]float64(nil), pts...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i][k] > sorted[j][k] })
+	saveLo, saveUp := lo[k], up[k]
+	var active [][]float64 // the front, in objectives < k, of the points above the cut
+	cut := saveUp
+	slab := func(bottom float64) {
+		if bottom < cut {
+			lo[k], up[k] = bottom, cut
+			sliceBoxes(active, lo, up, k, emit)
+			cut = bottom
 		}
 	}
-	inf := math.Inf(1)
-	if len(front) == 0 {
-		return [][]float64{{ref[0], ref[1]}}, [][]float64{{inf, inf}}
+	for i := 0; i < len(sorted); {
+		v := sorted[i][k]
+		var added [][]float64
+		for ; i < len(sorted) && sorted[i][k] == v; i++ {
+			if !weaklyDominated(sorted[i], active, k) && !weaklyDominated(sorted[i], added, k) {
+				added = append(added, sorted[i])
+			}
+		}
+		if len(added) == 0 {
+			continue
+		}
+		slab(v)
+		kept := added
+		for _, a := range active {
+			if !weaklyDominated(a, added, k) {
+				kept = append(kept, a)
+			}
+		}
+		active = kept
 	}
-	// Right of the best first objective, then the steps between front
-	// points, then left of the best second objective.
-	lower = append(lower, []float64{front[0][0], ref[1]})
-	interval = append(interval, []float64{inf, inf})
-	for k := 0; k+1 < len(front); k++ {
-		lower = append(lower, []float64{front[k+1][0], front[k][1]})
-		interval = append(interval, []float64{front[k][0] - front[k+1][0], inf})
+	slab(saveLo)
+	lo[k], up[k] = saveLo, saveUp
+}
+
+// weaklyDominated reports whether some point of by is at least p in each of
+// the first k objectives.
+func weaklyDominated(p []float64, by [][]float64, k int) bool {
+next:
+	for _, q := range by {
+		for j := 0; j < k; j++ {
+			if q[j] < p[j] {
+				continue next
+			}
+		}
+		return true
 	}
-	last := front[len(front)-1]
-	lower = append(lower, []float64{ref[0], last[1]})
-	interval = append(interval, []float64{last[0] - ref[0], inf})
-	return lower, interval
+	return false
 }
 
 func (a *LogEHVIAcq) Eval(x []float64) float64 {
@@ -112,10 +177,12 @@ func (a *LogEHVIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 	}
 	// The improvement of a sample is Σ over boxes of Π_j clip(Y_j − lower_j)
 	// (each factor at least ehviEps, so the log stays finite). It is summed
-	// in linear space: the smallest term, ehviEps², is far from underflow,
+	// in linear space: the smallest term, ehviEps^m, stays a normal float64
+	// up to 25 objectives,
 	// and no log or exp is taken per term. gY is d improvement / d Y_j.
 	sum := 0.0
 	y, gY := make([]float64, m), make([]float64, m)
+	d, free := make([]float64, m), make([]bool, m)
 	if dims != nil {
 		clear(grad)
 	}
@@ -125,14 +192,22 @@ func (a *LogEHVIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 			gY[j] = 0
 		}
 		for b, lo := range a.lower {
-			d0, c0 := clipDiff(y[0]-lo[0], a.interval[b][0])
-			d1, c1 := clipDiff(y[1]-lo[1], a.interval[b][1])
-			sum += d0 * d1
-			if !c0 {
-				gY[0] += d1
+			vol, clipped := 1.0, 0
+			for j := range y {
+				d[j], free[j] = clipDiff(y[j]-lo[j], a.interval[b][j])
+				vol *= d[j]
+				if !free[j] {
+					clipped++
+				}
 			}
-			if !c1 {
-				gY[1] += d0
+			sum += vol
+			if dims == nil || clipped == m {
+				continue
+			}
+			for j := range y {
+				if free[j] {
+					gY[j] += vol / d[j]
+				}
 			}
 		}
 		if dims == nil {
@@ -156,13 +231,13 @@ func (a *LogEHVIAcq) EvalGrad(x []float64, dims []int, grad []float64) float64 {
 }
 
 // clipDiff clips one factor of a box's volume to [ehviEps, width] and
-// reports whether it was clipped (then it does not vary with Y).
+// reports whether it varies with Y (it does not when clipped).
 func clipDiff(diff, width float64) (float64, bool) {
 	switch {
 	case diff <= ehviEps:
-		return ehviEps, true
+		return ehviEps, false
 	case diff >= width:
-		return width, true
+		return width, false
 	}
-	return diff, false
+	return diff, true
 }
