@@ -107,6 +107,17 @@ func TestPublishedFigures(t *testing.T) {
 		// of weights and KV at 80 % of HBM, 6.5 ms of FLOPs at 60 %): with a
 		// plain max() of the two it simulated 28 % fast, which overlapLoss
 		// (0.3 of the shorter) brings to +15 %.
+		// LLM-Inference-Bench (Chitty-Venkata et al., Argonne, 2024;
+		// arXiv:2411.00136), its Fig. 21 data
+		// (github.com/argonne-lcf/LLM-Inference-Bench,
+		// Plots/Fig_21/all_results_TTFT.csv): vLLM, Meta-Llama-3-8B, one GPU,
+		// a batch of 16 prompts of 1,024 tokens and one output token, so the
+		// latency is the time to the last first token: 0.42567 s on an H100,
+		// 1.04205 s on an A100. The vLLM of 2024 (V0) prefilled without
+		// chunking in a budget of max_model_len tokens (8,192): two steps of
+		// eight prompts.
+		{what: "H100, batch 16, 1024/1, output tok/s", args: []string{"--sim-gpu", "H100", "--max-num-batched-tokens", "8192", "--no-enable-chunked-prefill"}, conc: 16, in: 1024, out: 1, prompts: 16, published: 16 / 0.42566500790417194},
+		{what: "A100, batch 16, 1024/1, output tok/s", args: []string{"--sim-gpu", "A100", "--max-num-batched-tokens", "8192", "--no-enable-chunked-prefill"}, conc: 16, in: 1024, out: 1, prompts: 16, published: 16 / 1.0420479719759896},
 	}
 	for _, tt := range tests {
 		c := mustConfig(t, append([]string{"meta-llama/Llama-3.1-8B-Instruct", "--max-model-len", "4096"}, tt.args...)...)
