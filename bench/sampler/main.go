@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -51,7 +52,12 @@ func main() {
 	optunaBin := flag.String("optuna-bin", os.Getenv("ATV_OPTUNA_BIN"), "bin dir of the Optuna venv")
 	optunaGPBin := flag.String("optuna-gp-bin", os.Getenv("ATV_OPTUNA_GP_BIN"), "bin dir of a venv with Optuna, scipy and torch for GPSampler (bench/sampler/gp-venv.sh); empty: skip Optuna's GPSampler")
 	only := flag.String("surfaces", "", "comma-separated surfaces to run (default: all)")
+	samplersFlag := flag.String("samplers", "", "comma-separated samplers to run (default: all)")
+	keep := flag.String("keep", "", "directory that keeps Python Optuna's results: a run with the same seeds, budget, surfaces and samplers reuses them (to compare a change of ours against one run of Optuna's)")
 	flag.Parse()
+	wanted := func(name string) bool {
+		return *samplersFlag == "" || strings.Contains(","+*samplersFlag+",", ","+name+",")
+	}
 	var budgets []int
 	for _, b := range strings.Split(*budgetsFlag, ",") {
 		var n int
@@ -70,6 +76,9 @@ func main() {
 	ours := map[key][][]trialRec{}
 	for _, s := range selected {
 		for _, name := range samplerNames(s) {
+			if !wanted(name) {
+				continue
+			}
 			b := maxBudget
 			if name == "gp" {
 				b = gpBudget
@@ -82,17 +91,30 @@ func main() {
 		}
 	}
 
-	tmp, err := os.MkdirTemp("", "atv-bench")
-	if err != nil {
+	tmp := *keep
+	if tmp == "" {
+		var err error
+		if tmp, err = os.MkdirTemp("", "atv-bench"); err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(tmp)
+	} else if err := os.MkdirAll(tmp, 0o755); err != nil {
 		fail(err)
 	}
-	defer os.RemoveAll(tmp)
-	fmt.Fprintln(os.Stderr, "running Python Optuna (this takes a few minutes)...")
-	py := runOptuna(*optunaBin, tmp, "main.json", *seeds, maxBudget, *only, "random,tpe,nsga2", "tpe")
-	var pyGP pyResult
-	if *optunaGPBin != "" {
+	var py, pyGP pyResult
+	var plain []string
+	for _, n := range []string{"random", "tpe", "nsga2"} {
+		if wanted(n) {
+			plain = append(plain, n)
+		}
+	}
+	if len(plain) > 0 {
+		fmt.Fprintln(os.Stderr, "running Python Optuna (this takes a few minutes)...")
+		py = runOptuna(*optunaBin, tmp, *seeds, maxBudget, *only, strings.Join(plain, ","), "tpe")
+	}
+	if *optunaGPBin != "" && wanted("gp") {
 		fmt.Fprintln(os.Stderr, "running Python Optuna's GPSampler (slow: seconds per ask)...")
-		pyGP = runOptuna(*optunaGPBin, tmp, "gp.json", *seeds, gpBudget, *only, "gp", "gp")
+		pyGP = runOptuna(*optunaGPBin, tmp, *seeds, gpBudget, *only, "gp", "gp")
 	}
 	theirs := map[key][][]trialRec{}
 	gpSeconds := map[string]float64{}
@@ -110,6 +132,9 @@ func main() {
 	for _, s := range selected {
 		opt := optimum(s)
 		for _, name := range samplerNames(s) {
+			if !wanted(name) {
+				continue
+			}
 			for _, budget := range budgets {
 				if name == "gp" && budget > gpBudget {
 					continue
@@ -138,7 +163,7 @@ func main() {
 		db := studyAskLatency(a.N)
 		fmt.Printf("| tpe | %d trials | %.2f ms | %.2f ms | %.1f× | %.2f ms | %.2f ms | %.1f× |\n", a.N, ms, a.Ms, a.Ms/ms, db, a.SqliteMs, a.SqliteMs/db)
 	}
-	if len(pyGP.Ask) == 0 {
+	if len(pyGP.Ask) == 0 && wanted("gp") {
 		// Without Optuna's GPSampler, ours alone.
 		fmt.Printf("| gp | 100 trials | %.2f ms | – | | | | |\n", askLatency("gp", 100))
 	}
@@ -167,7 +192,7 @@ func printRow(s surface, name string, budget int, opt float64, ours, theirs [][]
 			median(bo), orDash(bt, "%.2f"), median(ro), orDash(rt, "%.3f"), share(fo, ours), share(ft, theirs))
 		return
 	}
-	ho, ht := hvs(ours, budget, s.dirs), hvs(theirs, budget, s.dirs)
+	ho, ht := hvs(ours, budget, s), hvs(theirs, budget, s)
 	reg := func(h []float64) []float64 {
 		out := make([]float64, len(h))
 		for i, v := range h {
@@ -186,9 +211,17 @@ func orDash(xs []float64, format string) string {
 	return fmt.Sprintf(format, median(xs))
 }
 
-// runOptuna runs optuna_side.py with the python of binDir.
-func runOptuna(binDir, tmp, name string, seeds, budget int, only, samplers, ask string) pyResult {
-	result := filepath.Join(tmp, name)
+// runOptuna runs optuna_side.py with the python of binDir, unless dir
+// already holds the results of the same run.
+func runOptuna(binDir, dir string, seeds, budget int, only, samplers, ask string) pyResult {
+	result := filepath.Join(dir, fmt.Sprintf("optuna-%s-%d-seeds-%d-trials-%s.json", strings.ReplaceAll(samplers, ",", "+"), seeds, budget, strings.ReplaceAll(cmp.Or(only, "all"), ",", "+")))
+	if raw, err := os.ReadFile(result); err == nil {
+		var py pyResult
+		if err := json.Unmarshal(raw, &py); err == nil {
+			fmt.Fprintln(os.Stderr, "reusing", result)
+			return py
+		}
+	}
 	p, err := proc.Start(proc.Spec{Argv: []string{filepath.Join(binDir, "python"), "bench/sampler/optuna_side.py",
 		fmt.Sprint(seeds), fmt.Sprint(budget), result, only, samplers, ask}, Output: os.Stderr})
 	if err != nil {

@@ -57,6 +57,11 @@ def tradeoff(t):
     return thr, lat
 
 
+def tradeoff3(t):
+    thr, lat = tradeoff(t)
+    return thr, lat, 80 * t.params["gpu_memory_utilization"]
+
+
 def slo(t):
     mns = t.suggest_int("max_num_seqs", 8, 512, step=8)
     mnbt = t.suggest_int("max_num_batched_tokens", 1024, 16384, step=1024)
@@ -78,6 +83,7 @@ SURFACES = {
     "throughput": (throughput, ["maximize"]),
     "latency": (latency, ["minimize"]),
     "tradeoff": (tradeoff, ["maximize", "minimize"]),
+    "tradeoff3": (tradeoff3, ["maximize", "minimize", "minimize"]),
     "slo": (slo, ["maximize"]),
 }
 

@@ -103,7 +103,7 @@ func optimum(s surface) []float64 {
 		}
 		return []float64{best}
 	}
-	return []float64{sampler.Hypervolume(front(points), tradeoffRef)}
+	return []float64{sampler.Hypervolume(front(points), s.ref)}
 }
 
 func lossOf(v []float64, dirs []sampler.Direction) []float64 {
@@ -117,21 +117,34 @@ func lossOf(v []float64, dirs []sampler.Direction) []float64 {
 	return out
 }
 
-// front keeps the non-dominated points (2-D), to keep the hypervolume cheap.
+// front keeps the non-dominated points, to keep the hypervolume cheap: in
+// order of the first loss, a point is kept unless one kept before it is no
+// worse in the others (a staircase in two, a list in more).
 func front(pts [][]float64) [][]float64 {
 	sort.Slice(pts, func(i, j int) bool {
-		if pts[i][0] != pts[j][0] {
-			return pts[i][0] < pts[j][0]
+		for k := range pts[i] {
+			if pts[i][k] != pts[j][k] {
+				return pts[i][k] < pts[j][k]
+			}
 		}
-		return pts[i][1] < pts[j][1]
+		return false
 	})
 	var out [][]float64
-	bestY := math.Inf(1)
+next:
 	for _, p := range pts {
-		if p[1] < bestY {
-			out = append(out, p)
-			bestY = p[1]
+		for _, q := range out {
+			dominated := true
+			for k := 1; k < len(p); k++ {
+				if q[k] > p[k] {
+					dominated = false
+					break
+				}
+			}
+			if dominated {
+				continue next
+			}
 		}
+		out = append(out, p)
 	}
 	return out
 }
@@ -190,14 +203,14 @@ func regrets(bests []float64, opt float64, dir sampler.Direction) []float64 {
 	return out
 }
 
-func hvs(runs [][]trialRec, budget int, dirs []sampler.Direction) []float64 {
+func hvs(runs [][]trialRec, budget int, s surface) []float64 {
 	var out []float64
 	for _, run := range runs {
 		var pts [][]float64
 		for _, v := range feasibleOf(run, budget) {
-			pts = append(pts, lossOf(v, dirs))
+			pts = append(pts, lossOf(v, s.dirs))
 		}
-		out = append(out, sampler.Hypervolume(front(pts), tradeoffRef))
+		out = append(out, sampler.Hypervolume(front(pts), s.ref))
 	}
 	return out
 }
