@@ -3,6 +3,7 @@ package sampler
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler/gp"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
@@ -61,7 +62,9 @@ func (g *GP) Sample(h *History, sp space.Space, number int) (map[string]float64,
 	if err != nil {
 		return nil, err
 	}
-	x, _ := gp.Optimize(acq, d.space, rng, warm, g.o.Optimize)
+	// Trials already tried (or running) are not proposed again: see
+	// gp.Optimize.
+	x, _ := gp.Optimize(acq, d.space, rng, warm, append(slices.Clip(d.withCons), d.running...), g.o.Optimize)
 	for i, p := range free {
 		v := d.space[i].Denormalize(x[i])
 		if f, ok := p.Dist.(*space.Float); ok && f.Step > 0 {

@@ -163,3 +163,33 @@ func TestGPLearnsCrashes(t *testing.T) {
 		t.Errorf("P(feasible) at 0.75 = %.2f, at 0.95 = %.2f", lo, hi)
 	}
 }
+
+// On a space of six configurations the GP proposes each once before any
+// again: a repeat would only reuse the earlier result.
+func TestGPDoesNotRepeatConfigurations(t *testing.T) {
+	t.Parallel()
+	a, err := space.NewCategorical([]any{"x", "y", "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := space.NewCategorical([]any{true, false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := space.Space{{Name: "a", Dist: a}, {Name: "b", Dist: b}}
+	g := NewGP(GPOptions{Seed: 4, NStartup: 1})
+	h := &History{Directions: []Direction{Maximize}}
+	seen := map[[2]float64]bool{}
+	for i := 0; i < 6; i++ {
+		p, err := g.Sample(h, sp, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := [2]float64{p["a"], p["b"]}
+		if seen[k] {
+			t.Fatalf("trial %d repeats %v", i, k)
+		}
+		seen[k] = true
+		h.Trials = append(h.Trials, Trial{Number: i, State: Complete, Params: p, Values: []float64{p["a"] + 3*p["b"]}})
+	}
+}

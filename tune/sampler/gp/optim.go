@@ -1,8 +1,10 @@
 package gp
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // OptimizeOptions are Optuna's acquisition-optimiser settings.
@@ -27,8 +29,9 @@ func (o *OptimizeOptions) defaults() {
 // Optimize maximises acq over the space: it scores scrambled-Sobol
 // candidates, then runs a local search from the best of them, from a few
 // more picked by a roulette weighted by exp(acq − max), and from the warm
-// starts (the best trials so far). It returns the best point found.
-func Optimize(acq Acquisition, sp Space, rng *rand.Rand, warm [][]float64, o OptimizeOptions) ([]float64, float64) {
+// starts (the best trials so far). It returns the best point found that is
+// not one of tried (see untried).
+func Optimize(acq Acquisition, sp Space, rng *rand.Rand, warm, tried [][]float64, o OptimizeOptions) ([]float64, float64) {
 	o.defaults()
 	cands := sp.Sample(rng, o.Preliminary)
 	f := make([]float64, len(cands))
@@ -54,15 +57,71 @@ func Optimize(acq Acquisition, sp Space, rng *rand.Rand, warm [][]float64, o Opt
 	}
 	starts = append(starts, warm[:nWarm]...)
 	ls := newLocalSearch(acq, sp, o.Tol)
-	var bestX []float64
-	bestF := math.Inf(-1)
+	var ends []scored
 	for _, s := range starts {
 		x, v := ls.run(append([]float64{}, s...))
-		if bestX == nil || v > bestF {
-			bestX, bestF = x, v
+		ends = append(ends, scored{x, v})
+	}
+	slices.SortStableFunc(ends, func(a, b scored) int { return cmp.Compare(b.f, a.f) })
+	return untried(acq, sp, ends, cands, f, tried)
+}
+
+type scored struct {
+	x []float64
+	f float64
+}
+
+// untried picks the best point that was not tried before. Where the space
+// is discrete a local search can end on a trial's own configuration (the
+// incumbent, whose log EI never quite reaches −∞): measuring it again
+// teaches nothing, and a study reuses the earlier result anyway, so the
+// trial would be spent for nothing. The next best are then the other local
+// optima, the grid neighbours of the best one (one step along a discrete
+// dimension, another choice of a categorical), and the Sobol candidates. If
+// everything scored was tried, the best is returned as it is.
+func untried(acq Acquisition, sp Space, ends []scored, cands [][]float64, f []float64, tried [][]float64) ([]float64, float64) {
+	isTried := func(x []float64) bool {
+		for _, t := range tried {
+			if slices.EqualFunc(t, x, func(a, b float64) bool { return math.Abs(a-b) <= 1e-9 }) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range ends {
+		if !isTried(e.x) {
+			return e.x, e.f
 		}
 	}
-	return bestX, bestF
+	best := scored{f: math.Inf(-1)}
+	consider := func(x []float64, v float64) {
+		if (best.x == nil || v > best.f) && !isTried(x) {
+			best = scored{x, v}
+		}
+	}
+	top := ends[0].x
+	for i, d := range sp {
+		if d.Kind == Continuous {
+			continue
+		}
+		choices := d.choices()
+		k := nearest(choices, top[i])
+		for j := range choices {
+			if j == k || (d.Kind == Discrete && (j < k-1 || j > k+1)) {
+				continue
+			}
+			x := append([]float64{}, top...)
+			x[i] = choices[j]
+			consider(x, acq.Eval(x))
+		}
+	}
+	for i, c := range cands {
+		consider(c, f[i])
+	}
+	if best.x == nil {
+		return ends[0].x, ends[0].f
+	}
+	return best.x, best.f
 }
 
 // weightedPick draws up to k distinct indices with probability proportional

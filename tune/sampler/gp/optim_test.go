@@ -62,7 +62,7 @@ func TestOptimizeMixed(t *testing.T) {
 		{Kind: Discrete, Low: 0, High: 99, Step: 1}, // 100 grid points: the golden-section path
 		{Kind: Categorical, Choices: 4},
 	}
-	x, _ := Optimize(bowl{}, sp, rand.New(rand.NewPCG(1, 1)), nil, OptimizeOptions{Preliminary: 64})
+	x, _ := Optimize(bowl{}, sp, rand.New(rand.NewPCG(1, 1)), nil, nil, OptimizeOptions{Preliminary: 64})
 	if math.Abs(x[0]-0.3) > 1e-3 || sp[1].Denormalize(x[1]) != 61 || x[2] != 2 {
 		t.Errorf("optimum at %v (x1 = %v), want 0.3, 61, 2", x, sp[1].Denormalize(x[1]))
 	}
@@ -86,4 +86,59 @@ func TestNormalizeRoundTrip(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A point already tried is not proposed again: with the bowl's optimum
+// (on a discrete space) tried, the next best configuration comes back, one
+// grid step away; with every point tried, the optimum itself.
+func TestOptimizeSkipsTriedPoints(t *testing.T) {
+	t.Parallel()
+	sp := Space{
+		{Kind: Discrete, Low: 0, High: 10, Step: 1},
+		{Kind: Discrete, Low: 0, High: 99, Step: 1},
+		{Kind: Categorical, Choices: 4},
+	}
+	at := func(a, b, c float64) []float64 { return []float64{sp[0].Normalize(a), sp[1].Normalize(b), c} }
+	opt := OptimizeOptions{Preliminary: 64}
+	for _, tc := range []struct {
+		tried [][]float64
+		want  []float64
+	}{
+		{nil, at(3, 61, 2)},
+		{[][]float64{at(3, 61, 2)}, at(3, 60, 2)},
+		{[][]float64{at(3, 61, 2), at(3, 60, 2)}, at(3, 62, 2)},
+	} {
+		x, _ := Optimize(bowl{}, sp, rand.New(rand.NewPCG(1, 1)), nil, tc.tried, opt)
+		got := []float64{sp[0].Denormalize(x[0]), sp[1].Denormalize(x[1]), x[2]}
+		want := []float64{sp[0].Denormalize(tc.want[0]), sp[1].Denormalize(tc.want[1]), tc.want[2]}
+		if !slicesEqual(got, want) {
+			t.Errorf("tried %d: got %v, want %v", len(tc.tried), got, want)
+		}
+	}
+	// A space of four points, all tried: the best of them.
+	tiny := Space{{Kind: Categorical, Choices: 4}}
+	var all [][]float64
+	for c := range 4 {
+		all = append(all, []float64{float64(c)})
+	}
+	if x, _ := Optimize(catOnly{}, tiny, rand.New(rand.NewPCG(1, 1)), nil, all, opt); x[0] != 2 {
+		t.Errorf("all tried: got %v, want 2", x)
+	}
+}
+
+type catOnly struct{}
+
+func (catOnly) LengthScales() []float64    { return []float64{1} }
+func (c catOnly) Eval(x []float64) float64 { return c.EvalGrad(x, nil, nil) }
+func (catOnly) EvalGrad(x []float64, _ []int, _ []float64) float64 {
+	return -math.Abs(x[0] - 2)
+}
+
+func slicesEqual(a, b []float64) bool {
+	for i := range a {
+		if math.Abs(a[i]-b[i]) > 1e-9 {
+			return false
+		}
+	}
+	return len(a) == len(b)
 }
