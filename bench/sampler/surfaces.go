@@ -99,21 +99,9 @@ func surfaces() []surface {
 		},
 		{
 			name: "tradeoff", dirs: []sampler.Direction{sampler.Maximize, sampler.Minimize}, ref: []float64{0, 150},
-			space: space.Space{
-				{Name: "max_num_seqs", Dist: must(space.NewInt(8, 512, false, 8))},
-				{Name: "max_num_batched_tokens", Dist: must(space.NewInt(1024, 16384, false, 1024))},
-				{Name: "gpu_memory_utilization", Dist: must(space.NewFloat(0.70, 0.95, false, 0))},
-				{Name: "enable_prefix_caching", Dist: must(space.NewCategorical([]any{true, false}))},
-			},
+			space: tradeoffSpace(),
 			eval: func(p map[string]any) ([]float64, float64) {
-				mns, mnbt, gmu := num(p["max_num_seqs"]), num(p["max_num_batched_tokens"]), num(p["gpu_memory_utilization"])
-				prefix := p["enable_prefix_caching"] == true
-				thr := 1000 * mns / (mns + 64) * mnbt / (mnbt + 2048) * (gmu / 0.95)
-				lat := 20 + 0.15*mns + mnbt/400 + 30*(0.95-gmu)
-				if prefix {
-					thr *= 1.1
-					lat -= 3
-				}
+				thr, lat, gmu := tradeoff(p)
 				return []float64{thr, lat}, gmu - 0.93
 			},
 		},
@@ -121,21 +109,9 @@ func surfaces() []surface {
 			// The tradeoff surface with a third objective, the GPU memory the
 			// server takes (of 80 GB), which throughput wants more of.
 			name: "tradeoff3", dirs: []sampler.Direction{sampler.Maximize, sampler.Minimize, sampler.Minimize}, ref: []float64{0, 150, 80},
-			space: space.Space{
-				{Name: "max_num_seqs", Dist: must(space.NewInt(8, 512, false, 8))},
-				{Name: "max_num_batched_tokens", Dist: must(space.NewInt(1024, 16384, false, 1024))},
-				{Name: "gpu_memory_utilization", Dist: must(space.NewFloat(0.70, 0.95, false, 0))},
-				{Name: "enable_prefix_caching", Dist: must(space.NewCategorical([]any{true, false}))},
-			},
+			space: tradeoffSpace(),
 			eval: func(p map[string]any) ([]float64, float64) {
-				mns, mnbt, gmu := num(p["max_num_seqs"]), num(p["max_num_batched_tokens"]), num(p["gpu_memory_utilization"])
-				prefix := p["enable_prefix_caching"] == true
-				thr := 1000 * mns / (mns + 64) * mnbt / (mnbt + 2048) * (gmu / 0.95)
-				lat := 20 + 0.15*mns + mnbt/400 + 30*(0.95-gmu)
-				if prefix {
-					thr *= 1.1
-					lat -= 3
-				}
+				thr, lat, gmu := tradeoff(p)
 				return []float64{thr, lat, 80 * gmu}, gmu - 0.93
 			},
 		},
@@ -165,4 +141,26 @@ func surfaces() []surface {
 			},
 		},
 	}
+}
+
+func tradeoffSpace() space.Space {
+	return space.Space{
+		{Name: "max_num_seqs", Dist: must(space.NewInt(8, 512, false, 8))},
+		{Name: "max_num_batched_tokens", Dist: must(space.NewInt(1024, 16384, false, 1024))},
+		{Name: "gpu_memory_utilization", Dist: must(space.NewFloat(0.70, 0.95, false, 0))},
+		{Name: "enable_prefix_caching", Dist: must(space.NewCategorical([]any{true, false}))},
+	}
+}
+
+// tradeoff is throughput against latency: more sequences and a larger
+// token budget raise both.
+func tradeoff(p map[string]any) (thr, lat, gmu float64) {
+	mns, mnbt, gmu := num(p["max_num_seqs"]), num(p["max_num_batched_tokens"]), num(p["gpu_memory_utilization"])
+	thr = 1000 * mns / (mns + 64) * mnbt / (mnbt + 2048) * (gmu / 0.95)
+	lat = 20 + 0.15*mns + mnbt/400 + 30*(0.95-gmu)
+	if p["enable_prefix_caching"] == true {
+		thr *= 1.1
+		lat -= 3
+	}
+	return thr, lat, gmu
 }
