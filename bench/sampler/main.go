@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,14 +21,16 @@ import (
 	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
 )
 
 type key struct{ surface, sampler string }
 
 // trialRec is one completed trial: its values and feasibility.
 type trialRec struct {
-	Values   []float64 `json:"values"`
-	Feasible bool      `json:"feasible"`
+	Values   []float64      `json:"values"`
+	Feasible bool           `json:"feasible"`
+	Params   map[string]any `json:"params,omitempty"` // ours: for the paired runs
 }
 
 type pyResult struct {
@@ -53,6 +56,7 @@ func main() {
 	optunaGPBin := flag.String("optuna-gp-bin", os.Getenv("ATV_OPTUNA_GP_BIN"), "bin dir of a venv with Optuna, scipy and torch for GPSampler (bench/sampler/gp-venv.sh); empty: skip Optuna's GPSampler")
 	only := flag.String("surfaces", "", "comma-separated surfaces to run (default: all)")
 	samplersFlag := flag.String("samplers", "", "comma-separated samplers to run (default: all)")
+	paired := flag.Bool("paired", true, "also run Optuna's GPSampler from our gp's own startup trials (enqueued), which compares the two from the same start: the unpaired runs differ as much by their random startup trials as by the samplers")
 	keep := flag.String("keep", "", "directory that keeps Python Optuna's results: a run with the same seeds, budget, surfaces and samplers reuses them (to compare a change of ours against one run of Optuna's)")
 	flag.Parse()
 	wanted := func(name string) bool {
@@ -112,9 +116,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "running Python Optuna (this takes a few minutes)...")
 		py = runOptuna(*optunaBin, tmp, *seeds, maxBudget, *only, strings.Join(plain, ","), "tpe")
 	}
+	var pairedGP pyResult
 	if *optunaGPBin != "" && wanted("gp") {
 		fmt.Fprintln(os.Stderr, "running Python Optuna's GPSampler (slow: seconds per ask)...")
 		pyGP = runOptuna(*optunaGPBin, tmp, *seeds, gpBudget, *only, "gp", "gp")
+		if *paired {
+			fmt.Fprintln(os.Stderr, "running Python Optuna's GPSampler from our gp's startup trials...")
+			pairedGP = runOptuna(*optunaGPBin, tmp, *seeds, gpBudget, *only, "gp", "none", startups(selected, ours))
+		}
 	}
 	theirs := map[key][][]trialRec{}
 	gpSeconds := map[string]float64{}
@@ -140,6 +149,23 @@ func main() {
 					continue
 				}
 				printRow(s, name, budget, opt[0], ours[key{s.name, name}], theirs[key{s.name, name}], *seeds)
+			}
+		}
+	}
+	if len(pairedGP.Results) > 0 {
+		fmt.Printf("\n## gp against Optuna's GPSampler from the same %d startup trials (ours, enqueued in Optuna's)\n\n", sampler.DefaultStartupTrials)
+		fmt.Println("| surface | budget | median regret (ours) | median regret (Optuna) | seeds ours better | seeds Optuna better | seeds even |")
+		fmt.Println("|---|---|---|---|---|---|---|")
+		theirs := map[string][][]trialRec{}
+		for _, r := range pairedGP.Results {
+			theirs[r.Surface] = append(theirs[r.Surface], r.Trials)
+		}
+		for _, s := range selected {
+			opt := optimum(s)
+			for _, budget := range budgets {
+				if budget <= gpBudget && len(theirs[s.name]) > 0 {
+					pairedRow(s, budget, opt[0], ours[key{s.name, "gp"}], theirs[s.name])
+				}
 			}
 		}
 	}
@@ -211,10 +237,71 @@ func orDash(xs []float64, format string) string {
 	return fmt.Sprintf(format, median(xs))
 }
 
+// pairedRow compares, seed by seed, our gp with Optuna's GPSampler started
+// from our gp's startup trials: regrets (single objective) or hypervolume
+// short of the optimum.
+func pairedRow(s surface, budget int, opt float64, ours, theirs [][]trialRec) {
+	var ro, rt []float64
+	if len(s.dirs) == 1 {
+		ro, rt = regrets(bests(ours, budget, s.dirs[0]), opt, s.dirs[0]), regrets(bests(theirs, budget, s.dirs[0]), opt, s.dirs[0])
+	} else {
+		for _, h := range hvs(ours, budget, s) {
+			ro = append(ro, opt-h)
+		}
+		for _, h := range hvs(theirs, budget, s) {
+			rt = append(rt, opt-h)
+		}
+	}
+	better, worse := 0, 0
+	for i := range min(len(ro), len(rt)) {
+		// Within a millionth of the optimum's scale is even.
+		switch tol := 1e-6 * math.Abs(opt); {
+		case ro[i] < rt[i]-tol:
+			better++
+		case rt[i] < ro[i]-tol:
+			worse++
+		}
+	}
+	fmt.Printf("| %s | %d | %.4g | %.4g | %d | %d | %d |\n", s.name, budget, median(ro), median(rt), better, worse, min(len(ro), len(rt))-better-worse)
+}
+
+// startups writes our gp's startup trials, per surface and seed, for
+// optuna_side.py to enqueue, and returns the file's path.
+func startups(selected []surface, ours map[key][][]trialRec) string {
+	out := map[string][][]map[string]any{}
+	for _, s := range selected {
+		for _, run := range ours[key{s.name, "gp"}] {
+			var first []map[string]any
+			for _, t := range run[:min(sampler.DefaultStartupTrials, len(run))] {
+				first = append(first, t.Params)
+			}
+			out[s.name] = append(out[s.name], first)
+		}
+	}
+	raw, err := json.Marshal(out)
+	if err != nil {
+		fail(err)
+	}
+	f, err := os.CreateTemp("", "atv-startups-*.json")
+	if err != nil {
+		fail(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(raw); err != nil {
+		fail(err)
+	}
+	return f.Name()
+}
+
 // runOptuna runs optuna_side.py with the python of binDir, unless dir
-// already holds the results of the same run.
-func runOptuna(binDir, dir string, seeds, budget int, only, samplers, ask string) pyResult {
-	result := filepath.Join(dir, fmt.Sprintf("optuna-%s-%d-seeds-%d-trials-%s.json", strings.ReplaceAll(samplers, ",", "+"), seeds, budget, strings.ReplaceAll(cmp.Or(only, "all"), ",", "+")))
+// already holds the results of the same run. A startups file (see
+// startups) is passed on, and names the results apart.
+func runOptuna(binDir, dir string, seeds, budget int, only, samplers, ask string, startups ...string) pyResult {
+	tag := ""
+	if len(startups) > 0 {
+		tag = "-paired"
+	}
+	result := filepath.Join(dir, fmt.Sprintf("optuna-%s%s-%d-seeds-%d-trials-%s.json", strings.ReplaceAll(samplers, ",", "+"), tag, seeds, budget, strings.ReplaceAll(cmp.Or(only, "all"), ",", "+")))
 	if raw, err := os.ReadFile(result); err == nil {
 		var py pyResult
 		if err := json.Unmarshal(raw, &py); err == nil {
@@ -222,8 +309,8 @@ func runOptuna(binDir, dir string, seeds, budget int, only, samplers, ask string
 			return py
 		}
 	}
-	p, err := proc.Start(proc.Spec{Argv: []string{filepath.Join(binDir, "python"), "bench/sampler/optuna_side.py",
-		fmt.Sprint(seeds), fmt.Sprint(budget), result, only, samplers, ask}, Output: os.Stderr})
+	p, err := proc.Start(proc.Spec{Argv: append([]string{filepath.Join(binDir, "python"), "bench/sampler/optuna_side.py",
+		fmt.Sprint(seeds), fmt.Sprint(budget), result, only, samplers, ask}, startups...), Output: os.Stderr})
 	if err != nil {
 		fail(err)
 	}

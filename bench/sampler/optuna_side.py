@@ -4,7 +4,10 @@ The surfaces here and in surfaces.go must stay identical, formula for formula.
 Each (surface, sampler, seed) runs once for BUDGET trials; the Go side scores
 every prefix it reports a budget for. Writes JSON {"version", "results",
 "ask"} to OUT; "ask" times TPE (ASK=tpe) or GPSampler (ASK=gp).
-Usage: python optuna_side.py SEEDS BUDGET OUT SURFACE,... SAMPLER,... ASK
+Usage: python optuna_side.py SEEDS BUDGET OUT SURFACE,... SAMPLER,... ASK [STARTUPS]
+STARTUPS (JSON {surface: [[params of each startup trial] per seed]}) makes
+each study begin with those trials, enqueued: our gp's startup trials, so that
+the two GP samplers are compared from the same start.
 GPSampler needs scipy and torch, so it runs from the bench's own venv
 (bench/sampler/gp-venv.sh).
 """
@@ -102,10 +105,12 @@ def make_sampler(name, seed):
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def run(surface, sampler_name, budget, seed):
+def run(surface, sampler_name, budget, seed, startup=()):
     """Every completed trial in order: its values and whether it is feasible."""
     fn, dirs = SURFACES[surface]
     study = optuna.create_study(directions=dirs, sampler=make_sampler(sampler_name, seed))
+    for params in startup:
+        study.enqueue_trial(params)
     study.optimize(fn, n_trials=budget)
     return [{"values": list(t.values), "feasible": feasible(t)} for t in study.trials if t.state.name == "COMPLETE"]
 
@@ -138,6 +143,10 @@ if __name__ == "__main__":
     surfaces = [x for x in sys.argv[4].split(",") if x] or list(SURFACES)
     samplers = sys.argv[5].split(",")
     ask = sys.argv[6]
+    startups = {}
+    if len(sys.argv) > 7:
+        with open(sys.argv[7]) as f:
+            startups = json.load(f)
     out = {"version": optuna.__version__, "results": [], "ask": []}
     for surface in surfaces:
         for s in samplers:
@@ -145,7 +154,7 @@ if __name__ == "__main__":
                 continue
             for seed in range(seeds):
                 t0 = time.perf_counter()
-                trials = run(surface, s, budget, seed)
+                trials = run(surface, s, budget, seed, startups.get(surface, [[]] * seeds)[seed])
                 out["results"].append({"surface": surface, "sampler": s, "seed": seed, "trials": trials,
                                        "seconds": time.perf_counter() - t0})
                 print(f"optuna {s} {surface} seed {seed}: {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)

@@ -45,7 +45,7 @@ func runOurs(s surface, name string, budget int, seed uint64) []trialRec {
 		}
 		vals, c := s.eval(external(s.space, p))
 		h.Trials = append(h.Trials, sampler.Trial{Number: i, State: sampler.Complete, Params: p, Values: vals, Constraints: []float64{c}})
-		out = append(out, trialRec{Values: vals, Feasible: c <= 0})
+		out = append(out, trialRec{Values: vals, Feasible: c <= 0, Params: external(s.space, p)})
 	}
 	return out
 }

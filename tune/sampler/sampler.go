@@ -109,14 +109,18 @@ func singleValue(d space.Distribution) float64 {
 	return 0
 }
 
-// startupTrials is Optuna's n_startup_trials: 10 unless set, none when
-// turned off.
+// DefaultStartupTrials is how many random trials TPE and gp start with, as
+// Optuna's do.
+const DefaultStartupTrials = 10
+
+// startupTrials is Optuna's n_startup_trials: DefaultStartupTrials unless
+// set, none when turned off.
 func startupTrials(off bool, n int) int {
 	switch {
 	case off:
 		return 0
 	case n == 0:
-		return 10
+		return DefaultStartupTrials
 	}
 	return n
 }
