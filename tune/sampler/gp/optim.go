@@ -207,7 +207,7 @@ func (ls *localSearch) run(x []float64) ([]float64, float64) {
 
 // searchDiscrete tries the other values of dimension i: all of them for a
 // categorical or a short grid, a golden-section search over the linear
-// interpolation between grid points otherwise.
+// interpolation between grid points, from the current value, otherwise.
 func (ls *localSearch) searchDiscrete(x []float64, f *float64, i int, choices []float64) bool {
 	if len(choices) <= 1 {
 		return false
@@ -233,7 +233,7 @@ func (ls *localSearch) searchDiscrete(x []float64, f *float64, i int, choices []
 			}
 		}
 	} else {
-		bestK = goldenGrid(choices, at)
+		bestK = bracketedGrid(choices, at, cur)
 	}
 	if bestK != cur && at(bestK) > *f {
 		x[i], *f = choices[bestK], at(bestK)
@@ -242,11 +242,17 @@ func (ls *localSearch) searchDiscrete(x []float64, f *float64, i int, choices []
 	return false
 }
 
-// goldenGrid maximises the piecewise-linear interpolation of at over the
-// grid by golden-section search, stopping at a quarter of the finest grid
-// gap, and returns the grid index nearest to the optimum.
-func goldenGrid(grid []float64, at func(int) float64) int {
+// bracketedGrid maximises the piecewise-linear interpolation of at over
+// the grid by a golden-section search from the bracket (first point,
+// current, last point), as Optuna's Brent search from that bracket does, so
+// that it settles on the local maximum around the current value rather than
+// wherever a search over the whole range lands. Outside the grid the value
+// is −∞, so the bracket always holds.
+func bracketedGrid(grid []float64, at func(int) float64, cur int) int {
 	interp := func(u float64) float64 {
+		if u < grid[0] || u > grid[len(grid)-1] {
+			return math.Inf(-1)
+		}
 		r := 1
 		for r < len(grid)-1 && grid[r] < u {
 			r++
@@ -259,22 +265,35 @@ func goldenGrid(grid []float64, at func(int) float64) int {
 	for k := 1; k < len(grid); k++ {
 		xtol = math.Min(xtol, (grid[k]-grid[k-1])/4)
 	}
-	const invPhi = 0.6180339887498949
-	a, b := grid[0], grid[len(grid)-1]
-	c, d := b-invPhi*(b-a), a+invPhi*(b-a)
-	fc, fd := interp(c), interp(d)
+	const eps = 1e-12
+	const r = 0.3819660112501051 // 2 − φ
+	a, b := grid[0]-eps, grid[len(grid)-1]+eps
+	x, fx := grid[cur], at(cur)
 	for b-a > xtol {
-		if fc > fd {
-			b, d, fd = d, c, fc
-			c = b - invPhi*(b-a)
-			fc = interp(c)
+		// Probe the larger side of x at the golden ratio.
+		var u float64
+		if x-a > b-x {
+			u = x - r*(x-a)
 		} else {
-			a, c, fc = c, d, fd
-			d = a + invPhi*(b-a)
-			fd = interp(d)
+			u = x + r*(b-x)
+		}
+		fu := interp(u)
+		if fu > fx {
+			if u < x {
+				b = x
+			} else {
+				a = x
+			}
+			x, fx = u, fu
+		} else {
+			if u < x {
+				a = u
+			} else {
+				b = u
+			}
 		}
 	}
-	return nearest(grid, (a+b)/2)
+	return nearest(grid, x)
 }
 
 func nearest(grid []float64, v float64) int {
