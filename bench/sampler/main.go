@@ -22,6 +22,7 @@ import (
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 )
 
 type key struct{ surface, sampler string }
@@ -122,7 +123,7 @@ func main() {
 		pyGP = runOptuna(*optunaGPBin, tmp, *seeds, gpBudget, *only, "gp", "gp")
 		if *paired {
 			fmt.Fprintln(os.Stderr, "running Python Optuna's GPSampler from our gp's startup trials...")
-			pairedGP = runOptuna(*optunaGPBin, tmp, *seeds, gpBudget, *only, "gp", "none", startups(selected, ours))
+			pairedGP = runOptuna(*optunaGPBin, tmp, *seeds, gpBudget, *only, "gp", "none", startups(tmp, selected, ours))
 		}
 	}
 	theirs := map[key][][]trialRec{}
@@ -138,8 +139,11 @@ func main() {
 	fmt.Printf("## Sampler quality: ours vs Python Optuna %s (%d seeds; best of the feasible trials)\n\n", py.Version, *seeds)
 	fmt.Println("| surface | sampler | budget | optimum | median best (ours) | median best (Optuna) | median regret (ours) | median regret (Optuna) | seeds feasible (ours) | seeds feasible (Optuna) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	optima := map[string]float64{} // enumerating a grid takes seconds
 	for _, s := range selected {
-		opt := optimum(s)
+		optima[s.name] = optimum(s)[0]
+	}
+	for _, s := range selected {
 		for _, name := range samplerNames(s) {
 			if !wanted(name) {
 				continue
@@ -148,7 +152,7 @@ func main() {
 				if name == "gp" && budget > gpBudget {
 					continue
 				}
-				printRow(s, name, budget, opt[0], ours[key{s.name, name}], theirs[key{s.name, name}], *seeds)
+				printRow(s, name, budget, optima[s.name], ours[key{s.name, name}], theirs[key{s.name, name}], *seeds)
 			}
 		}
 	}
@@ -161,10 +165,9 @@ func main() {
 			theirs[r.Surface] = append(theirs[r.Surface], r.Trials)
 		}
 		for _, s := range selected {
-			opt := optimum(s)
 			for _, budget := range budgets {
 				if budget <= gpBudget && len(theirs[s.name]) > 0 {
-					pairedRow(s, budget, opt[0], ours[key{s.name, "gp"}], theirs[s.name])
+					pairedRow(s, budget, optima[s.name], ours[key{s.name, "gp"}], theirs[s.name])
 				}
 			}
 		}
@@ -215,43 +218,26 @@ func printRow(s surface, name string, budget int, opt float64, ours, theirs [][]
 		bo, bt := bests(ours, budget, s.dirs[0]), bests(theirs, budget, s.dirs[0])
 		ro, rt := regrets(bo, opt, s.dirs[0]), regrets(bt, opt, s.dirs[0])
 		fmt.Printf("| %s | %s | %d | %.2f | %.2f | %s | %.3f | %s | %s | %s |\n", s.name, name, budget, opt,
-			median(bo), orDash(bt, "%.2f"), median(ro), orDash(rt, "%.3f"), share(fo, ours), share(ft, theirs))
+			stats.Median(bo), orDash(bt, "%.2f"), stats.Median(ro), orDash(rt, "%.3f"), share(fo, ours), share(ft, theirs))
 		return
 	}
 	ho, ht := hvs(ours, budget, s), hvs(theirs, budget, s)
-	reg := func(h []float64) []float64 {
-		out := make([]float64, len(h))
-		for i, v := range h {
-			out[i] = opt - v
-		}
-		return out
-	}
 	fmt.Printf("| %s (hypervolume) | %s | %d | %.0f | %.0f | %s | %.0f | %s | %s | %s |\n", s.name, name, budget, opt,
-		median(ho), orDash(ht, "%.0f"), opt-median(ho), orDash(reg(ht), "%.0f"), share(fo, ours), share(ft, theirs))
+		stats.Median(ho), orDash(ht, "%.0f"), opt-stats.Median(ho), orDash(shortfalls(theirs, budget, s, opt), "%.0f"), share(fo, ours), share(ft, theirs))
 }
 
 func orDash(xs []float64, format string) string {
 	if len(xs) == 0 {
 		return "–"
 	}
-	return fmt.Sprintf(format, median(xs))
+	return fmt.Sprintf(format, stats.Median(xs))
 }
 
 // pairedRow compares, seed by seed, our gp with Optuna's GPSampler started
 // from our gp's startup trials: regrets (single objective) or hypervolume
 // short of the optimum.
 func pairedRow(s surface, budget int, opt float64, ours, theirs [][]trialRec) {
-	var ro, rt []float64
-	if len(s.dirs) == 1 {
-		ro, rt = regrets(bests(ours, budget, s.dirs[0]), opt, s.dirs[0]), regrets(bests(theirs, budget, s.dirs[0]), opt, s.dirs[0])
-	} else {
-		for _, h := range hvs(ours, budget, s) {
-			ro = append(ro, opt-h)
-		}
-		for _, h := range hvs(theirs, budget, s) {
-			rt = append(rt, opt-h)
-		}
-	}
+	ro, rt := shortfalls(ours, budget, s, opt), shortfalls(theirs, budget, s, opt)
 	better, worse := 0, 0
 	for i := range min(len(ro), len(rt)) {
 		// Within a millionth of the optimum's scale is even.
@@ -262,12 +248,12 @@ func pairedRow(s surface, budget int, opt float64, ours, theirs [][]trialRec) {
 			worse++
 		}
 	}
-	fmt.Printf("| %s | %d | %.4g | %.4g | %d | %d | %d |\n", s.name, budget, median(ro), median(rt), better, worse, min(len(ro), len(rt))-better-worse)
+	fmt.Printf("| %s | %d | %.4g | %.4g | %d | %d | %d |\n", s.name, budget, stats.Median(ro), stats.Median(rt), better, worse, min(len(ro), len(rt))-better-worse)
 }
 
-// startups writes our gp's startup trials, per surface and seed, for
-// optuna_side.py to enqueue, and returns the file's path.
-func startups(selected []surface, ours map[key][][]trialRec) string {
+// startups writes our gp's startup trials, per surface and seed, into dir
+// for optuna_side.py to enqueue, and returns the file's path.
+func startups(dir string, selected []surface, ours map[key][][]trialRec) string {
 	out := map[string][][]map[string]any{}
 	for _, s := range selected {
 		for _, run := range ours[key{s.name, "gp"}] {
@@ -282,15 +268,11 @@ func startups(selected []surface, ours map[key][][]trialRec) string {
 	if err != nil {
 		fail(err)
 	}
-	f, err := os.CreateTemp("", "atv-startups-*.json")
-	if err != nil {
+	path := filepath.Join(dir, "gp-startups.json")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		fail(err)
 	}
-	defer f.Close()
-	if _, err := f.Write(raw); err != nil {
-		fail(err)
-	}
-	return f.Name()
+	return path
 }
 
 // runOptuna runs optuna_side.py with the python of binDir, unless dir

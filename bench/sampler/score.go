@@ -10,6 +10,7 @@ import (
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/sampler"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/space"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
 
@@ -203,6 +204,19 @@ func regrets(bests []float64, opt float64, dir sampler.Direction) []float64 {
 	return out
 }
 
+// shortfalls is how far each run's best falls short of the optimum opt:
+// its regret, or for several objectives the hypervolume it leaves out.
+func shortfalls(runs [][]trialRec, budget int, s surface, opt float64) []float64 {
+	if len(s.dirs) == 1 {
+		return regrets(bests(runs, budget, s.dirs[0]), opt, s.dirs[0])
+	}
+	out := hvs(runs, budget, s)
+	for i, h := range out {
+		out[i] = opt - h
+	}
+	return out
+}
+
 func hvs(runs [][]trialRec, budget int, s surface) []float64 {
 	var out []float64
 	for _, run := range runs {
@@ -213,18 +227,6 @@ func hvs(runs [][]trialRec, budget int, s surface) []float64 {
 		out = append(out, sampler.Hypervolume(front(pts), s.ref))
 	}
 	return out
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64{}, xs...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // randomHistory is n random trials of the throughput surface.
@@ -252,7 +254,7 @@ func askLatency(name string, n int) float64 {
 		}
 		times = append(times, float64(time.Since(t0).Microseconds())/1000)
 	}
-	return median(times)
+	return stats.Median(times)
 }
 
 // studyAskLatency is the median time of Study.Ask (storage read of the whole
@@ -293,5 +295,5 @@ func studyAskLatency(n int) float64 {
 		times = append(times, float64(time.Since(t0).Microseconds())/1000)
 		tpe.Tell(ctx, a, study.Result{State: study.Fail})
 	}
-	return median(times)
+	return stats.Median(times)
 }

@@ -196,19 +196,7 @@ func paretoStarts(X, Y [][]float64, k int, rng randSource) [][]float64 {
 			losses[i][j] = -v
 		}
 	}
-	var front []int
-	for i, a := range losses {
-		dominated := false
-		for _, b := range losses {
-			if dominates(b, a) {
-				dominated = true
-				break
-			}
-		}
-		if !dominated {
-			front = append(front, i)
-		}
-	}
+	front := Front(losses)
 	rng.Shuffle(len(front), func(i, j int) { front[i], front[j] = front[j], front[i] })
 	var out [][]float64
 	for _, i := range front[:min(k, len(front))] {
