@@ -205,6 +205,8 @@ func confirmed(t study.Trial, round int) bool {
 	return ok
 }
 
-// confirmSeed is round's request seed, apart from the search trials' (their
-// numbers).
+// searchSeed is the search trials' request seed: all draw the same requests.
+const searchSeed = 0
+
+// confirmSeed is round's request seed, apart from the search trials'.
 func confirmSeed(round int) uint64 { return 1<<40 + uint64(round) }

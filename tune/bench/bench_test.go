@@ -7,8 +7,10 @@ import (
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/metric"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -208,6 +210,40 @@ func TestStagger(t *testing.T) {
 	sort.Ints(firsts)
 	if fmt.Sprint(firsts) != "[5 10 15]" || s.Requests != 9 {
 		t.Errorf("cut first requests' lengths %v (want [5 10 15]), %d requests in the latencies (want 9)", firsts, s.Requests)
+	}
+}
+
+// Staggered first requests are sent in stream order, cut by the seed's
+// permutation: one seed gives one order of lengths, another seed another.
+func TestStaggerOrderFollowsSeed(t *testing.T) {
+	t.Parallel()
+	// No request ends before every stream has sent its first.
+	url := serve(t, &fake{ttft: 300 * time.Millisecond, perToken: time.Millisecond})
+	const n = 16
+	order := func(seed uint64) []int {
+		s, err := Run(context.Background(), Options{BaseURL: url, Model: "m", Concurrency: n, MaxRequests: n, Seed: seed,
+			Prompt: TokenDist{Mean: 8}, Output: TokenDist{Mean: n}, Stagger: true, KeepRecords: true, firstSendGap: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := slices.Clone(s.Records)
+		sort.Slice(recs, func(i, j int) bool { return recs[i].Start < recs[j].Start })
+		var lens []int
+		for _, r := range recs {
+			lens = append(lens, r.OutputTokens)
+		}
+		return lens
+	}
+	for _, seed := range []uint64{1, 2} {
+		var want []int
+		for _, p := range rand.New(rand.NewPCG(seed, 3)).Perm(n) {
+			want = append(want, p+1)
+		}
+		for run := 0; run < 2; run++ {
+			if got := order(seed); !slices.Equal(got, want) {
+				t.Errorf("seed %d, run %d: first requests' lengths in the order sent %v, want %v", seed, run, got, want)
+			}
+		}
 	}
 }
 
