@@ -82,6 +82,11 @@ type Options struct {
 	// summary then covers what was measured until then (Summary.Stopped).
 	Progress      func(Snapshot) (stop bool)
 	ProgressEvery time.Duration
+	// StepLength, if set, makes each snapshot's Metrics cover a whole
+	// number of steps of this length from the window's start (Snapshot.Step),
+	// so step k means the same k seconds of measurement in every trial,
+	// however long each took to reach its steady state.
+	StepLength time.Duration
 	// KeepRecords puts every request's record in Summary.Records, for a
 	// caller that computes something else from them (bench/precision).
 	KeepRecords bool
@@ -94,8 +99,11 @@ type Options struct {
 type Snapshot struct {
 	Elapsed time.Duration // since the run started
 	Warmup  bool          // still warming up (or not yet steady): Metrics is nil
-	// Metrics so far, as in Summary.Metrics, over the measured time up to now.
+	// Metrics so far, as in Summary.Metrics, over the measured time up to now
+	// (with Options.StepLength, up to the end of the last whole step).
 	Metrics map[string]float64
+	// Step is how many whole StepLengths Metrics covers (with StepLength).
+	Step int
 }
 
 // Record is one request.
@@ -214,8 +222,16 @@ func (r *runner) snapshot(agg *aggregator, now time.Time) Snapshot {
 	if _, steady := steadyAt(recs, r.streams()); r.streams() > 0 && !steady {
 		return snap
 	}
+	w := r.window(recs, elapsed)
+	if l := r.o.StepLength; l > 0 {
+		snap.Step = int(w.length() / l)
+		if snap.Step == 0 {
+			return snap // steady, but not a whole step measured yet
+		}
+		w.end = w.start + time.Duration(snap.Step)*l
+	}
 	snap.Warmup = false
-	snap.Metrics = summarize(recs, r.window(recs, elapsed), r.droppedSoFar()).Metrics
+	snap.Metrics = summarize(recs, w, r.droppedSoFar()).Metrics
 	return snap
 }
 

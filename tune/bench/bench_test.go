@@ -411,3 +411,36 @@ func TestProgressStops(t *testing.T) {
 		t.Errorf("last snapshot %+v", last)
 	}
 }
+
+// With StepLength, a snapshot's metrics cover whole steps of the window:
+// none before the first step ends, then the step count grows one by one.
+func TestSnapshotsCoverWholeSteps(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(&fake{perToken: time.Millisecond})
+	defer srv.Close()
+	var snaps []Snapshot
+	_, err := Run(context.Background(), Options{BaseURL: srv.URL, Model: "m", Concurrency: 2, Duration: time.Minute,
+		Output: TokenDist{Mean: 8}, Prompt: TokenDist{Mean: 8}, ProgressEvery: 30 * time.Millisecond, StepLength: 200 * time.Millisecond,
+		Progress: func(snap Snapshot) bool {
+			snaps = append(snaps, snap)
+			return snap.Step == 3
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := 0
+	for _, s := range snaps {
+		switch {
+		case s.Warmup && (s.Step != 0 || s.Metrics != nil):
+			t.Errorf("warm-up snapshot %+v", s)
+		case !s.Warmup && (s.Step < max(last, 1) || s.Step > last+1):
+			t.Errorf("snapshot at %v: step %d after step %d", s.Elapsed, s.Step, last)
+		}
+		if !s.Warmup {
+			last = s.Step
+		}
+	}
+	if last != 3 {
+		t.Fatalf("last step %d, want 3 (%d snapshots)", last, len(snaps))
+	}
+}

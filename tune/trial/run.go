@@ -223,6 +223,12 @@ func (m *measurer) once(ctx context.Context, i, n int) (map[string]float64, *Fai
 	// one draw of it.
 	b.Seed += uint64(i) << 32
 	b.Progress = m.progress(b.Warmup > 0)
+	// Steps are whole seconds of measurement, looked at five times a second
+	// so a step is reported (and a losing trial stopped) soon after it ends.
+	b.StepLength = time.Second
+	if b.ProgressEvery == 0 {
+		b.ProgressEvery = 200 * time.Millisecond
+	}
 	phase := Benchmarking
 	if b.Warmup > 0 {
 		phase = WarmingUp
@@ -247,12 +253,14 @@ func (m *measurer) once(ctx context.Context, i, n int) (map[string]float64, *Fai
 }
 
 // progress turns the benchmark's snapshots into the observer's events: the
-// end of warm-up, then the metrics so far, a step a snapshot (a second).
+// end of warm-up, then the metrics so far at each whole second measured
+// (counted on from the repeats before).
 func (m *measurer) progress(warm bool) func(bench.Snapshot) bool {
 	o := m.s.Observe
 	if o == nil {
 		return nil
 	}
+	base := m.step
 	return func(snap bench.Snapshot) bool {
 		if snap.Warmup {
 			return false
@@ -263,7 +271,10 @@ func (m *measurer) progress(warm bool) func(bench.Snapshot) bool {
 				return true
 			}
 		}
-		m.step++
+		if base+snap.Step <= m.step {
+			return false
+		}
+		m.step = base + snap.Step
 		return o(Event{Phase: Benchmarking, Step: m.step, Elapsed: time.Since(m.start), Metrics: snap.Metrics})
 	}
 }

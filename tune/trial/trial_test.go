@@ -189,7 +189,7 @@ func TestRunStoppedBeforeARequestEnds(t *testing.T) {
 	t.Parallel()
 	s := spec(t, nil)
 	s.Bench.MaxRequests, s.Bench.Duration = 0, time.Minute
-	s.Bench.Output = bench.TokenDist{Mean: 4000} // minutes at this speed
+	s.Bench.Output = bench.TokenDist{Mean: 40000} // about 15 s at this speed, steps are whole seconds
 	s.Bench.ProgressEvery = 200 * time.Millisecond
 	s.Observe = func(e Event) bool { return e.Intermediate() && e.Step >= 2 }
 	res, err := Run(context.Background(), s)
