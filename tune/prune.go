@@ -22,11 +22,17 @@ import (
 // learns how large that is from the study itself: each completed trial
 // shows how far its place against the median at this step was from its
 // place against the median at the end. The trial is stopped only when its
-// place now, moved by the one-sided 95 % prediction bound of those moves
-// (Student's t), is still below the median. Measured on the simulator, a
-// trial's running throughput after 1 s was 22 % (RMS) from where it ended,
-// once 60 %; after 2 s, 5 %; after 3 s, 3 % (bench/pruner). With a steady
-// benchmark the moves are small and it prunes as early as Optuna's would.
+// place now, moved up by one standard deviation of those moves (a
+// prediction band: it would end below the median five times in six), is
+// still below the median. Not a 95 % bound: what a pruned trial loses is
+// the chance to be the best, which sits far above the median, and a 95 %
+// bound stopped half as many trials for no best kept (replayed on 8
+// studies of 20 trials: 2 to 8 pruned against 3 to 9, 21 % of a 60 s
+// benchmark's time saved against 33 %, the best lost in none of either).
+// Steps count seconds of measurement from the steady state, so step k is
+// the same k seconds in every trial; the first is left out by default
+// (n_warmup_steps 1): a configuration that admits its queue in large
+// prefills can measure a tenth of its rate there and then catch up.
 type pruner struct {
 	cfg      config.Pruner
 	key      string // the objective's stored key
@@ -87,7 +93,7 @@ func (p *pruner) verdict(ctx context.Context, number int, e trial.Event) (bool, 
 		d := place(at[i], medAt) - place(final[i], medFinal)
 		ss += d * d
 	}
-	margin := stats.TQuantile95(n-1) * math.Sqrt(ss/float64(n)) * math.Sqrt(1+1/float64(n))
+	margin := math.Sqrt(ss/float64(n)) * math.Sqrt(1+1/float64(n))
 	behind := -place(v, medAt) // how far it trails the median
 	if !p.maximize {
 		behind = -behind
@@ -102,7 +108,7 @@ func (p *pruner) verdict(ctx context.Context, number int, e trial.Event) (bool, 
 		return fmt.Sprintf("%.4g", x)
 	}
 	return true, fmt.Sprintf("after %d s its %s (%.4g) trails the median of %d completed trials at that point (%.4g) by %s, "+
-		"more than completed trials moved from there to their end (95 %% bound: %s)", e.Step, p.key, v, n, medAt, how(behind), how(margin))
+		"more than completed trials moved from there to their end (one standard deviation: %s)", e.Step, p.key, v, n, medAt, how(behind), how(margin))
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -145,8 +145,8 @@ type Confirm struct {
 
 // Pruner is the median pruner's settings (Optuna's MedianPruner): a trial's
 // benchmark is stopped at a step (a second of measurement) once its value,
-// with its own 95 % interval, is worse than the median of the completed
-// trials at that step. Off when Median is false.
+// allowing for how far values at that step moved by the end, is worse than
+// the median of the completed trials at that step. Off when Median is false.
 type Pruner struct {
 	Median bool `json:"median"`
 	// Startup: completed trials needed at a step before any is pruned.
