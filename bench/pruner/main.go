@@ -31,6 +31,7 @@ func main() {
 	seeds := flag.Int("seeds", 10, "studies per setting, seeds 1..N")
 	trials := flag.Int("trials", 20, "n_trials of each study (the issue's studies are 20 to 50)")
 	seconds := flag.Int("seconds", 30, "max_seconds of each trial's benchmark (the Python tool's default is 300; below about 20 s the warm-up every trial spends before it can be judged is most of what a pruned trial costs)")
+	keep := flag.String("keep", "", "keep each study's directory under this one (default: removed)")
 	together := flag.Bool("together", true, "run a seed's study with and without the pruner at the same time (half the wall time; four trials share the machine)")
 	flag.Parse()
 	exe, err := filepath.Abs(*bin)
@@ -38,23 +39,23 @@ func main() {
 		fail(err)
 	}
 	fmt.Printf("## Median pruner: %d seeds, %d trials, %d s benchmarks (simulated Llama-3.1-8B on one H100, 128 streams)\n\n", *seeds, *trials, *seconds)
-	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | best tok/s (none) | best tok/s (median) | pruned |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | best tok/s (none) | best tok/s (median) | pruned | at second (median) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	var saved, bestNone, bestMedian []float64
 	for seed := 1; seed <= *seeds; seed++ {
 		var n, m outcome
 		if *together {
 			done := make(chan struct{})
-			go func() { n = run(exe, seed, *trials, *seconds, "none"); close(done) }()
-			m = run(exe, seed, *trials, *seconds, "median")
+			go func() { n = run(exe, *keep, seed, *trials, *seconds, "none"); close(done) }()
+			m = run(exe, *keep, seed, *trials, *seconds, "median")
 			<-done
 		} else {
-			n = run(exe, seed, *trials, *seconds, "none")
-			m = run(exe, seed, *trials, *seconds, "median")
+			n = run(exe, *keep, seed, *trials, *seconds, "none")
+			m = run(exe, *keep, seed, *trials, *seconds, "median")
 		}
 		s := 100 * (1 - m.seconds/n.seconds)
 		saved, bestNone, bestMedian = append(saved, s), append(bestNone, n.best), append(bestMedian, m.best)
-		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.0f | %.0f | %d |\n", seed, n.seconds, m.seconds, s, n.best, m.best, m.pruned)
+		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.0f | %.0f | %d | %s |\n", seed, n.seconds, m.seconds, s, n.best, m.best, len(m.prunedAt), medianStep(m.prunedAt))
 	}
 	fmt.Printf("\nMedian saved: %.1f %% of benchmark time; median best: %.0f tok/s without, %.0f with the pruner (%+.1f %%).\n",
 		stats.Median(saved), stats.Median(bestNone), stats.Median(bestMedian), 100*(stats.Median(bestMedian)/stats.Median(bestNone)-1))
@@ -62,16 +63,25 @@ func main() {
 
 type outcome struct {
 	seconds, best float64
-	pruned        int
+	prunedAt      []float64 // the last step of each pruned trial
+}
+
+func medianStep(steps []float64) string {
+	if len(steps) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", stats.Median(steps))
 }
 
 // run runs one study in a fresh directory and reads what it stored.
-func run(exe string, seed, trials, seconds int, pruner string) outcome {
-	dir, err := os.MkdirTemp("", "bench-pruner-")
+func run(exe, keep string, seed, trials, seconds int, pruner string) outcome {
+	dir, err := os.MkdirTemp(keep, fmt.Sprintf("bench-pruner-%d-%s-", seed, pruner))
 	if err != nil {
 		fail(err)
 	}
-	defer os.RemoveAll(dir)
+	if keep == "" {
+		defer os.RemoveAll(dir)
+	}
 	cfg := strings.NewReplacer("TRIALS", fmt.Sprint(trials), "SEED", fmt.Sprint(seed), "PRUNER", pruner, "SECONDS", fmt.Sprint(seconds), "BASELINE", "false").Replace(studyYAML)
 	if err := os.WriteFile(filepath.Join(dir, "study.yaml"), []byte(cfg), 0o644); err != nil {
 		fail(err)
@@ -92,7 +102,11 @@ func run(exe string, seed, trials, seconds int, pruner string) outcome {
 			o.seconds += s
 		}
 		if t.State == study.Pruned && t.UserAttrs[study.AttrTrialStatus] == study.StatusPruned {
-			o.pruned++
+			last := 0
+			for step := range t.Intermediate {
+				last = max(last, step)
+			}
+			o.prunedAt = append(o.prunedAt, float64(last))
 		}
 		if t.State == study.Complete && len(t.Values) == 1 && t.Values[0] > o.best {
 			o.best = t.Values[0]
