@@ -205,8 +205,5 @@ func confirmed(t study.Trial, round int) bool {
 	return ok
 }
 
-// searchSeed is the search trials' request seed: all draw the same requests.
-const searchSeed = 0
-
 // confirmSeed is round's request seed, apart from the search trials'.
 func confirmSeed(round int) uint64 { return 1<<40 + uint64(round) }

@@ -88,6 +88,10 @@ type specDefaults struct {
 	GuideLLMCLI *external.GuideLLMCLI
 }
 
+// searchSeed is the search trials' request seed: all draw the same requests
+// (confirmSeed gives the confirmation rounds theirs).
+const searchSeed = 0
+
 // Spec is the trial spec of trial number n with these flags. concurrency,
 // when above 0, replaces the benchmark's rate (a baseline's level).
 func spec(cfg *config.Study, d specDefaults, n int, flags, env []trial.Flag, concurrency int) trial.Spec {

@@ -212,6 +212,13 @@ func (r *runner) snapshot(agg *aggregator, now time.Time) Snapshot {
 	if elapsed < r.o.Warmup {
 		return snap
 	}
+	// Within a step already summarised the figures are those of the same
+	// whole steps: they are not worked out again (snapshots come several
+	// times a step, and each walks every token of the run).
+	if l, last := r.o.StepLength, r.lastStep; l > 0 && last.Step > 0 && int((elapsed-last.start)/l) == last.Step {
+		last.Snapshot.Elapsed = elapsed
+		return last.Snapshot
+	}
 	recs := agg.recs[:len(agg.recs):len(agg.recs)]
 	r.mu.Lock()
 	for _, rec := range r.live {
@@ -232,7 +239,15 @@ func (r *runner) snapshot(agg *aggregator, now time.Time) Snapshot {
 	}
 	snap.Warmup = false
 	snap.Metrics = summarize(recs, w, r.droppedSoFar()).Metrics
+	r.lastStep = stepSnapshot{snap, w.start}
 	return snap
+}
+
+// stepSnapshot is the last snapshot of whole steps, and where its window
+// began.
+type stepSnapshot struct {
+	Snapshot
+	start time.Duration
 }
 
 // collect aggregates the records until the run ends, and tells Progress how
@@ -284,6 +299,8 @@ type runner struct {
 	// asked for past MaxRequests (since the run started; 0 = never).
 	idle time.Duration
 	live map[int]*Record // requests in flight, by index
+	// lastStep is the collector's own (snapshots are taken on its goroutine).
+	lastStep stepSnapshot
 }
 
 // take reserves the next request number, or false when the count is reached.
@@ -317,43 +334,49 @@ func (r *runner) closedLoop(ctx context.Context) {
 	if r.o.Stagger {
 		shares = rand.New(rand.NewPCG(r.o.Seed, 3)).Perm(n)
 	}
+	gap := firstSendGap
+	if r.o.firstSendGap > 0 {
+		gap = r.o.firstSendGap
+	}
 	var wg sync.WaitGroup
-	turn := make(chan struct{})
-	close(turn)
+	// prev is closed once the stream before has written its first request
+	// (nil for the first stream, and without Stagger).
+	var prev chan struct{}
 	for w := 0; w < n; w++ {
-		sent := make(chan struct{})
+		wait := prev
+		var sent chan struct{}
+		if r.o.Stagger {
+			sent = make(chan struct{})
+			prev = sent
+		}
 		wg.Add(1)
-		go func(mine <-chan struct{}, sent chan struct{}) {
+		go func() {
 			defer wg.Done()
 			share := 1.0
 			if r.o.Stagger {
 				share = float64(shares[w]+1) / float64(n)
-				gap := firstSendGap
-				if r.o.firstSendGap > 0 {
-					gap = r.o.firstSendGap
-				}
+			}
+			if wait != nil {
 				t := time.NewTimer(gap)
 				select {
-				case <-mine:
+				case <-wait:
 				case <-t.C:
 				case <-ctx.Done():
 				}
 				t.Stop()
 			}
-			first := sent
 			for ctx.Err() == nil {
 				i, ok := r.take()
 				if !ok {
 					break
 				}
-				r.records <- r.one(ctx, i, share, first)
-				share, first = 1, nil
+				r.records <- r.one(ctx, i, share, sent)
+				share, sent = 1, nil
 			}
-			if first != nil {
-				close(first)
+			if sent != nil { // never sent: the next stream need not wait
+				close(sent)
 			}
-		}(turn, sent)
-		turn = sent
+		}()
 	}
 	wg.Wait()
 }

@@ -82,7 +82,7 @@ type scored struct {
 func untried(acq Acquisition, sp Space, ends []scored, cands [][]float64, f []float64, tried [][]float64) ([]float64, float64) {
 	isTried := func(x []float64) bool {
 		for _, t := range tried {
-			if slices.EqualFunc(t, x, func(a, b float64) bool { return math.Abs(a-b) <= 1e-9 }) {
+			if samePoint(t, x) {
 				return true
 			}
 		}
@@ -122,6 +122,12 @@ func untried(acq Acquisition, sp Space, ends []scored, cands [][]float64, f []fl
 		return ends[0].x, ends[0].f
 	}
 	return best.x, best.f
+}
+
+// samePoint reports whether a and b are one configuration (normalised
+// coordinates equal up to rounding).
+func samePoint(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(u, v float64) bool { return math.Abs(u-v) <= 1e-9 })
 }
 
 // weightedPick draws up to k distinct indices with probability proportional

@@ -111,7 +111,7 @@ func TestOptimizeSkipsTriedPoints(t *testing.T) {
 		x, _ := Optimize(bowl{}, sp, rand.New(rand.NewPCG(1, 1)), nil, tc.tried, opt)
 		got := []float64{sp[0].Denormalize(x[0]), sp[1].Denormalize(x[1]), x[2]}
 		want := []float64{sp[0].Denormalize(tc.want[0]), sp[1].Denormalize(tc.want[1]), tc.want[2]}
-		if !slicesEqual(got, want) {
+		if !samePoint(got, want) {
 			t.Errorf("tried %d: got %v, want %v", len(tc.tried), got, want)
 		}
 	}
@@ -132,13 +132,4 @@ func (catOnly) LengthScales() []float64    { return []float64{1} }
 func (c catOnly) Eval(x []float64) float64 { return c.EvalGrad(x, nil, nil) }
 func (catOnly) EvalGrad(x []float64, _ []int, _ []float64) float64 {
 	return -math.Abs(x[0] - 2)
-}
-
-func slicesEqual(a, b []float64) bool {
-	for i := range a {
-		if math.Abs(a[i]-b[i]) > 1e-9 {
-			return false
-		}
-	}
-	return len(a) == len(b)
 }
