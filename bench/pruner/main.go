@@ -2,7 +2,8 @@
 // assertions; run with `make bench-pruner`): the same single-objective study
 // on the built-in simulator, with and without the pruner, over several
 // seeds, run by the real binary; for each, the benchmark seconds spent and
-// the best throughput found.
+// the best throughput found, and what the same decisions would save on
+// longer benchmarks.
 package main
 
 import (
@@ -32,6 +33,7 @@ func main() {
 	trials := flag.Int("trials", 20, "n_trials of each study (the issue's studies are 20 to 50)")
 	seconds := flag.Int("seconds", 30, "max_seconds of each trial's benchmark (the Python tool's default is 300; below about 20 s the warm-up every trial spends before it can be judged is most of what a pruned trial costs)")
 	keep := flag.String("keep", "", "keep each study's directory under this one (default: removed)")
+	long := flag.Int("project", 300, "also work out the share saved had the benchmarks been this long (the Python tool's default max_seconds), from the same decisions: a pruned trial costs what it did, the others the full length")
 	together := flag.Bool("together", true, "run a seed's study with and without the pruner at the same time (half the wall time; four trials share the machine)")
 	flag.Parse()
 	exe, err := filepath.Abs(*bin)
@@ -41,7 +43,7 @@ func main() {
 	fmt.Printf("## Median pruner: %d seeds, %d trials, %d s benchmarks (simulated Llama-3.1-8B on one H100, 128 streams)\n\n", *seeds, *trials, *seconds)
 	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | best tok/s (none) | best tok/s (median) | pruned | at second (median) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
-	var saved, bestNone, bestMedian []float64
+	var saved, projected, bestNone, bestMedian []float64
 	for seed := 1; seed <= *seeds; seed++ {
 		var n, m outcome
 		if *together {
@@ -55,15 +57,26 @@ func main() {
 		}
 		s := 100 * (1 - m.seconds/n.seconds)
 		saved, bestNone, bestMedian = append(saved, s), append(bestNone, n.best), append(bestMedian, m.best)
+		projected = append(projected, 100*(1-m.at(*long, *seconds)/n.at(*long, *seconds)))
 		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.0f | %.0f | %d | %s |\n", seed, n.seconds, m.seconds, s, n.best, m.best, len(m.prunedAt), medianStep(m.prunedAt))
 	}
 	fmt.Printf("\nMedian saved: %.1f %% of benchmark time; median best: %.0f tok/s without, %.0f with the pruner (%+.1f %%).\n",
 		stats.Median(saved), stats.Median(bestNone), stats.Median(bestMedian), 100*(stats.Median(bestMedian)/stats.Median(bestNone)-1))
+	fmt.Printf("Projected on %d s benchmarks (the same trials and pruning decisions, every trial that ran to its end %d s long): %.1f %% saved (median).\n",
+		*long, *long, stats.Median(projected))
 }
 
 type outcome struct {
 	seconds, best float64
 	prunedAt      []float64 // the last step of each pruned trial
+	cut           float64   // benchmark seconds of the trials stopped before their end
+}
+
+// at is the benchmark time the study would have taken with benchmarks of
+// long seconds instead of the seconds it ran, the same trials stopped at
+// the same points.
+func (o outcome) at(long, seconds int) float64 {
+	return o.cut + (o.seconds-o.cut)*float64(long)/float64(seconds)
 }
 
 func medianStep(steps []float64) string {
@@ -100,6 +113,9 @@ func run(exe, keep string, seed, trials, seconds int, pruner string) outcome {
 	for _, t := range ts {
 		if s, ok := t.UserAttrs[study.AttrBenchSeconds].(float64); ok {
 			o.seconds += s
+			if t.State != study.Complete {
+				o.cut += s
+			}
 		}
 		if t.State == study.Pruned && t.UserAttrs[study.AttrTrialStatus] == study.StatusPruned {
 			last := 0
