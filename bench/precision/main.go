@@ -1,7 +1,8 @@
 // Command precision measures how far one short benchmark can be trusted
 // (figures, not assertions; run with `make bench-precision`): on the
 // built-in simulator at the quickstart's workload, the coefficient of
-// variation of output tok/s over repeats of one configuration, and how often
+// variation of output tok/s over repeats of one configuration (with its 95 %
+// interval, and what each group of 5 repeats would read), and how often
 // two configurations whose true throughput differs by 3 % are ranked
 // correctly. Each run is scored twice, from the same requests: by tokens
 // that arrived inside the window (tune/bench today) and by the requests that
@@ -14,12 +15,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/internal/proc"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/bench"
@@ -30,7 +35,9 @@ import (
 
 func main() {
 	seconds := flag.Float64("seconds", 5, "max_seconds of each run")
-	repeats := flag.Int("repeats", 5, "runs of one configuration, for the coefficient of variation")
+	repeats := flag.Int("repeats", 30, "runs of one configuration, for the coefficient of variation")
+	group := flag.Int("group", 5, "also the coefficient of variation of each group of this many consecutive runs (the issue's target is over 5)")
+	sameSeed := flag.Bool("same-seed", false, "every run of the one configuration draws the same requests (seed 1), as the trials of one study do")
 	pairs := flag.Int("pairs", 20, "pairs of runs of the two configurations, for the ranking")
 	gap := flag.Float64("gap", 0.03, "how much faster the second configuration truly is")
 	rate := flag.Int("rate", 128, "requests in flight (the quickstart's 128)")
@@ -60,13 +67,17 @@ func main() {
 	fmt.Printf("## One configuration, %d runs of %g s (simulator at %gx, %d streams, 512+128 tokens, stagger %v)\n\n", *repeats, *seconds, *speedup, *rate, *stagger)
 	var win, done []float64
 	for i := 0; i < *repeats; i++ {
-		w, c := run(a, uint64(i+1))
+		seed := uint64(i + 1)
+		if *sameSeed {
+			seed = 1
+		}
+		w, c := run(a, seed)
 		win, done = append(win, w), append(done, c)
 	}
-	fmt.Println("| estimator | output tok/s of each run | coefficient of variation |")
-	fmt.Println("|---|---|---|")
-	fmt.Printf("| tokens inside the window (now) | %s | %.2f %% |\n", list(win), 100*cov(win))
-	fmt.Printf("| requests completed inside it (before) | %s | %.2f %% |\n", list(done), 100*cov(done))
+	fmt.Printf("| estimator | output tok/s of each run | coefficient of variation [95 %% interval] | of groups of %d: median, max, below 1 %% |\n", *group)
+	fmt.Println("|---|---|---|---|")
+	fmt.Printf("| tokens inside the window (now) | %s | %s | %s |\n", list(win), covCI(win), groups(win, *group))
+	fmt.Printf("| requests completed inside it (before) | %s | %s | %s |\n", list(done), covCI(done), groups(done, *group))
 
 	fmt.Printf("\n## Two configurations %.0f %% apart, %d pairs of runs\n\n", 100**gap, *pairs)
 	rightWin, rightDone := 0, 0
@@ -153,6 +164,40 @@ func completedOnly(s *bench.Summary, seconds float64) float64 {
 }
 
 func cov(xs []float64) float64 { return stats.StdDev(xs) / stats.Mean(xs) }
+
+// covCI is the coefficient of variation with its 95 % interval: a CoV from
+// a handful of runs is itself uncertain (±25 % from 8), so a target near
+// it is shown only by the interval. The standard deviation's interval from
+// the chi-squared distribution of (n-1)s²/σ² (normal runs), over the mean.
+func covCI(xs []float64) string {
+	n := float64(len(xs))
+	if n < 3 {
+		return fmt.Sprintf("%.2f %%", 100*cov(xs))
+	}
+	c := cov(xs)
+	chi := distuv.ChiSquared{K: n - 1}
+	lo, hi := c*math.Sqrt((n-1)/chi.Quantile(0.975)), c*math.Sqrt((n-1)/chi.Quantile(0.025))
+	return fmt.Sprintf("%.2f %% [%.2f, %.2f]", 100*c, 100*lo, 100*hi)
+}
+
+// groups is the coefficient of variation of each run of k in turn: what a
+// bench of k repeats would have read each time.
+func groups(xs []float64, k int) string {
+	var covs []float64
+	for i := 0; k >= 2 && i+k <= len(xs); i += k {
+		covs = append(covs, cov(xs[i:i+k]))
+	}
+	if len(covs) == 0 {
+		return "–"
+	}
+	below := 0
+	for _, c := range covs {
+		if c < 0.01 {
+			below++
+		}
+	}
+	return fmt.Sprintf("%.2f %%, %.2f %%, %d of %d", 100*stats.Median(covs), 100*slices.Max(covs), below, len(covs))
+}
 
 func list(xs []float64) string {
 	out := ""

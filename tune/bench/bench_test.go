@@ -330,22 +330,52 @@ func TestSummaryWindow(t *testing.T) {
 	if s.Duration != sec(2) || s.Requests != 1 || s.Incomplete != 1 || s.Errors != 1 || s.FirstError != "HTTP 500: boom" {
 		t.Errorf("summary %+v", s)
 	}
-	// Output: 2+2 (first) + 1+1 (cut) + 1 (warm-up's second chunk) = 7
-	// tokens in 2 s; per second: [1,2) holds 2+1, [2,3) holds 2+1+1.
+	// Output: 2+2 (first) + 1+0.4 (cut: its chunk at 2.9 s is 0.1 s from
+	// the end, in the last 0.25 s where the count fades out) + 1 (warm-up's
+	// second chunk) = 6.4 tokens over 1.75 s (2 s less half of each 0.25 s
+	// ramp); per second, as they fell: [1,2) holds 2+1, [2,3) holds 2+1+1.
+	const span = 1.75
 	for key, want := range map[string]float64{
-		metric.OutputThroughput + "_mean":      3.5,
+		metric.OutputThroughput + "_mean":      6.4 / span,
 		metric.OutputThroughput + "_min":       3,
 		metric.OutputThroughput + "_max":       4,
 		metric.OutputThroughput:                3.5,
-		metric.RequestThroughput + "_mean":     2.0 / 2, // both completions are inside, the warm-up one too
-		metric.TokenThroughput + "_mean":       (7 + 10) / 2.0,
+		metric.RequestThroughput + "_mean":     2 / span, // both completions are inside, the warm-up one too
+		metric.TokenThroughput + "_mean":       (6.4 + 10) / span,
 		metric.RequestLatency + "_max":         2.6,
 		metric.TTFT + "_max":                   1500,
-		metric.OutputThroughput + "_ci95_low":  3.5 - 12.706*math.Sqrt(0.5)/math.Sqrt(2),
-		metric.OutputThroughput + "_ci95_high": 3.5 + 12.706*math.Sqrt(0.5)/math.Sqrt(2),
+		metric.OutputThroughput + "_ci95_low":  6.4/span - 12.706*math.Sqrt(0.5)/math.Sqrt(2),
+		metric.OutputThroughput + "_ci95_high": 6.4/span + 12.706*math.Sqrt(0.5)/math.Sqrt(2),
 	} {
 		if got := s.Metrics[key]; math.Abs(got-want) > 1e-9 {
 			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+	}
+}
+
+// A server streams a burst of tokens per engine step. Counted with hard
+// edges, the same steady stream reads up to a burst high or low over the
+// window depending on where its steps fall; faded, it reads the true rate
+// at every phase.
+func TestFadedEdgesCancelBursts(t *testing.T) {
+	t.Parallel()
+	const (
+		streams = 128
+		step    = 20 * time.Millisecond
+		trueTPS = streams * float64(time.Second/step) // 6400 tok/s
+	)
+	w := window{start: sec(1), end: sec(4.31)} // 165.5 steps long
+	for _, phase := range []time.Duration{0, 3 * time.Millisecond, 7 * time.Millisecond, 10 * time.Millisecond, 13 * time.Millisecond, 19 * time.Millisecond} {
+		recs := make([]Record, streams)
+		for i := range recs {
+			for at := phase; at < sec(5); at += step {
+				recs[i].Chunks = append(recs[i].Chunks, at)
+			}
+			recs[i].OutputTokens = len(recs[i].Chunks)
+		}
+		got := summarize(recs, w, 0).Metrics[metric.Stat(metric.OutputThroughput, metric.Mean)]
+		if math.Abs(got/trueTPS-1) > 1e-3 {
+			t.Errorf("bursts at phase %v: %.1f tok/s, want %.0f within 0.1 %%", phase, got, trueTPS)
 		}
 	}
 }
