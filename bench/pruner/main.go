@@ -29,7 +29,8 @@ optimization: {preset: high_throughput, n_trials: TRIALS, n_startup_trials: 5, s
 
 func main() {
 	bin := flag.String("bin", "bin/auto-tune-vllm", "the auto-tune-vllm binary")
-	seeds := flag.Int("seeds", 10, "studies per setting, seeds 1..N")
+	seeds := flag.Int("seeds", 10, "studies per setting, seeds first..first+N-1")
+	first := flag.Int("first", 1, "the first seed (to add seeds to an earlier run)")
 	trials := flag.Int("trials", 20, "n_trials of each study (the issue's studies are 20 to 50)")
 	seconds := flag.Int("seconds", 30, "max_seconds of each trial's benchmark (the Python tool's default is 300; below about 20 s the warm-up every trial spends before it can be judged is most of what a pruned trial costs)")
 	keep := flag.String("keep", "", "keep each study's directory under this one (default: removed)")
@@ -44,7 +45,7 @@ func main() {
 	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | best tok/s (none) | best tok/s (median) | pruned | at second (median) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	var saved, projected, bestNone, bestMedian []float64
-	for seed := 1; seed <= *seeds; seed++ {
+	for seed := *first; seed < *first+*seeds; seed++ {
 		var n, m outcome
 		if *together {
 			done := make(chan struct{})
