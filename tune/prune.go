@@ -41,6 +41,7 @@ type pruner struct {
 	cfg      config.Pruner
 	key      string // the objective's stored key
 	maximize bool
+	rate     int // the search trials' load (benchmark.rate)
 	trials   func(context.Context) ([]study.Trial, error)
 	once     sync.Once
 }
@@ -53,7 +54,24 @@ func newPruner(cfg *config.Study, trials func(context.Context) ([]study.Trial, e
 		return nil
 	}
 	o := cfg.Objectives[0]
-	return &pruner{cfg: cfg.Pruner, key: o.Key(), maximize: o.Direction == "maximize", trials: trials}
+	return &pruner{cfg: cfg.Pruner, key: o.Key(), maximize: o.Direction == "maximize", rate: cfg.Benchmark.Rate, trials: trials}
+}
+
+// judges says whether t is one of the completed trials a running trial is
+// held against: a search trial, or the baseline run at the search trials'
+// load. vLLM's defaults are a configuration like any other, measured the
+// same way, and Optuna's median pruner counts every completed trial (the
+// Python tool's baseline is its trial 0), so with a baseline the pruner may
+// judge one search trial sooner. A baseline at another concurrency level
+// measured another load.
+func (p *pruner) judges(t study.Trial) bool {
+	switch t.Kind() {
+	case study.Search:
+		return true
+	case study.Baseline:
+		return t.BaselineConcurrency() == p.rate
+	}
+	return false
 }
 
 // verdict says whether the trial at this event should stop, and why.
@@ -71,7 +89,7 @@ func (p *pruner) verdict(ctx context.Context, number int, e trial.Event) (bool, 
 	}
 	var at, final []float64
 	for _, t := range trials {
-		if t.Number == number || t.State != study.Complete || t.Kind() != study.Search || len(t.Values) != 1 {
+		if t.Number == number || t.State != study.Complete || !p.judges(t) || len(t.Values) != 1 {
 			continue
 		}
 		if x, ok := t.Intermediate[e.Step]; ok && finite(x) && finite(t.Values[0]) {

@@ -26,6 +26,16 @@ func TestPrunerVerdict(t *testing.T) {
 	// pruned below 116.2 or, minimised, above 123.9 (the RMS, 0.0497, which
 	// the slow starter sets, would have spared everything down to 113.6).
 	noisy := []study.Trial{done(1, 102, 100), done(2, 108, 110), done(3, 120, 120), done(4, 133, 130), done(5, 126, 140)}
+	// vLLM's defaults, run as the baseline at a concurrency level: at the
+	// search trials' load (128) it is a completed trial like the others.
+	baseline := func(concurrency int) study.Trial {
+		b := done(0, 100, 100)
+		b.UserAttrs = map[string]any{study.AttrIsBaseline: true, study.AttrBaselineConcurrency: float64(concurrency)}
+		return b
+	}
+	withBaseline := func(concurrency int) []study.Trial {
+		return append([]study.Trial{baseline(concurrency)}, steady[1:]...)
+	}
 	tput := config.Objective{Metric: "output_tokens_per_second", Direction: "maximize", Percentile: "mean"}
 	lat := config.Objective{Metric: "request_latency", Direction: "minimize", Percentile: "median"}
 	tests := []struct {
@@ -42,6 +52,8 @@ func TestPrunerVerdict(t *testing.T) {
 		{"above the median", tput, steady, ev(3, "output_tokens_per_second_mean", 130), false},
 		{"within the warm-up", tput, steady, ev(1, "output_tokens_per_second_mean", 10), false},
 		{"too few trials at that step", tput, steady[:4], ev(3, "output_tokens_per_second_mean", 10), false},
+		{"the baseline at the same load counts", tput, withBaseline(128), ev(3, "output_tokens_per_second_mean", 119), true},
+		{"a baseline at another load does not", tput, withBaseline(64), ev(3, "output_tokens_per_second_mean", 10), false},
 		{"no one else at that step", tput, steady, ev(4, "output_tokens_per_second_mean", 10), false},
 		{"minimised: above the median", lat, steady, ev(3, "request_latency", 125), true},
 		{"minimised: below", lat, steady, ev(3, "request_latency", 115), false},
@@ -49,7 +61,7 @@ func TestPrunerVerdict(t *testing.T) {
 		{"minimised, noisy: above, within the moves", lat, noisy, ev(3, "request_latency", 123), false},
 	}
 	for _, tt := range tests {
-		cfg := &config.Study{Objectives: []config.Objective{tt.obj}, Pruner: config.Pruner{Median: true, Startup: 5, Warmup: 1}}
+		cfg := &config.Study{Objectives: []config.Objective{tt.obj}, Pruner: config.Pruner{Median: true, Startup: 5, Warmup: 1}, Benchmark: config.Benchmark{Rate: 128}}
 		p := newPruner(cfg, func(context.Context) ([]study.Trial, error) { return tt.trials, nil })
 		stop, why := p.verdict(context.Background(), 9, tt.e)
 		if stop != tt.stop {
