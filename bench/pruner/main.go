@@ -10,12 +10,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/auto-tune-vllm/auto-tune-vllm/bench/simstudy"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/auto-tune-vllm/auto-tune-vllm/bench/simstudy"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
