@@ -35,13 +35,18 @@ func main() {
 	seconds := flag.Int("seconds", 30, "max_seconds of each trial's benchmark (the Python tool's default is 300; below about 20 s the warm-up every trial spends before it can be judged is most of what a pruned trial costs)")
 	keep := flag.String("keep", "", "keep each study's directory under this one (default: removed)")
 	long := flag.Int("project", 300, "also work out the share saved had the benchmarks been this long (the Python tool's default max_seconds), from the same decisions: a pruned trial costs what it did, the others the full length")
+	baseline := flag.Bool("baseline", false, "run vLLM's defaults first in each study, as a default study does (the pruner counts it among the completed trials)")
 	together := flag.Bool("together", true, "run a seed's study with and without the pruner at the same time (half the wall time; four trials share the machine)")
 	flag.Parse()
 	exe, err := filepath.Abs(*bin)
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("## Median pruner: %d seeds, %d trials, %d s benchmarks (simulated Llama-3.1-8B on one H100, 128 streams)\n\n", *seeds, *trials, *seconds)
+	before := ""
+	if *baseline {
+		before = ", the baseline first"
+	}
+	fmt.Printf("## Median pruner: %d seeds, %d trials, %d s benchmarks%s (simulated Llama-3.1-8B on one H100, 128 streams)\n\n", *seeds, *trials, *seconds, before)
 	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | best tok/s (none) | best tok/s (median) | pruned | at second (median) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	var saved, projected, bestNone, bestMedian []float64
@@ -49,12 +54,12 @@ func main() {
 		var n, m outcome
 		if *together {
 			done := make(chan struct{})
-			go func() { n = run(exe, *keep, seed, *trials, *seconds, "none"); close(done) }()
-			m = run(exe, *keep, seed, *trials, *seconds, "median")
+			go func() { n = run(exe, *keep, seed, *trials, *seconds, *baseline, "none"); close(done) }()
+			m = run(exe, *keep, seed, *trials, *seconds, *baseline, "median")
 			<-done
 		} else {
-			n = run(exe, *keep, seed, *trials, *seconds, "none")
-			m = run(exe, *keep, seed, *trials, *seconds, "median")
+			n = run(exe, *keep, seed, *trials, *seconds, *baseline, "none")
+			m = run(exe, *keep, seed, *trials, *seconds, *baseline, "median")
 		}
 		s := 100 * (1 - m.seconds/n.seconds)
 		saved, bestNone, bestMedian = append(saved, s), append(bestNone, n.best), append(bestMedian, m.best)
@@ -88,7 +93,7 @@ func medianStep(steps []float64) string {
 }
 
 // run runs one study in a fresh directory and reads what it stored.
-func run(exe, keep string, seed, trials, seconds int, pruner string) outcome {
+func run(exe, keep string, seed, trials, seconds int, baseline bool, pruner string) outcome {
 	dir, err := os.MkdirTemp(keep, fmt.Sprintf("bench-pruner-%d-%s-", seed, pruner))
 	if err != nil {
 		fail(err)
@@ -96,7 +101,7 @@ func run(exe, keep string, seed, trials, seconds int, pruner string) outcome {
 	if keep == "" {
 		defer os.RemoveAll(dir)
 	}
-	cfg := strings.NewReplacer("TRIALS", fmt.Sprint(trials), "SEED", fmt.Sprint(seed), "PRUNER", pruner, "SECONDS", fmt.Sprint(seconds), "BASELINE", "false").Replace(studyYAML)
+	cfg := strings.NewReplacer("TRIALS", fmt.Sprint(trials), "SEED", fmt.Sprint(seed), "PRUNER", pruner, "SECONDS", fmt.Sprint(seconds), "BASELINE", fmt.Sprint(baseline)).Replace(studyYAML)
 	if err := os.WriteFile(filepath.Join(dir, "study.yaml"), []byte(cfg), 0o644); err != nil {
 		fail(err)
 	}
