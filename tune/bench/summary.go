@@ -58,7 +58,7 @@ func (w window) holds(t time.Duration) bool { return t >= w.start && t < w.end }
 // every running request at the end of each engine step (128 tokens every
 // ~20 ms at the quickstart's load), and a hard edge counts a burst wholly or
 // not at all: on a 3.3 s window that moved output tok/s by up to 0.6 % with
-// the phase of the steps, the largest part of the spread between repeats of
+// the phase of the steps, about a third of the variance between repeats of
 // one configuration. Fading the count in and out linearly weighs each burst
 // by where it fell, which averages the phase out whenever the fade spans
 // several steps (with bursts P apart, the error is within P/8·edgeFade of
