@@ -67,27 +67,6 @@ func (w window) holds(t time.Duration) bool { return t >= w.start && t < w.end }
 // faded.
 const edgeFade = 250 * time.Millisecond
 
-// fade is the width of the ramp at each edge: edgeFade, or a quarter of a
-// short window.
-func (w window) fade() time.Duration { return min(edgeFade, w.length()/4) }
-
-// span is the window's length with its ramps counted by their weight.
-func (w window) span() time.Duration { return w.length() - w.fade() }
-
-// weight is how much an event at t counts: 1 inside, falling linearly to 0
-// at the window's edges.
-func (w window) weight(t time.Duration) float64 {
-	if !w.holds(t) {
-		return 0
-	}
-	f := w.fade()
-	x := min(t-w.start, w.end-t)
-	if f <= 0 || x >= f {
-		return 1
-	}
-	return float64(x) / float64(f)
-}
-
 // steadyAt is when streams requests had all received their first token: from
 // then on every stream is busy, the server's batch is as full as this load
 // makes it, and the ramp-up no longer lowers the rate. False if that never
@@ -196,13 +175,14 @@ func summarize(recs []Record, w window, dropped int) *Summary {
 // is one sample of the spread, bursts included).
 type rates struct {
 	w       window
+	fade    time.Duration // the ramp at each edge: edgeFade, or a quarter of a short window
 	total   map[string]float64
 	seconds map[string][]float64
 }
 
 func newRates(w window) *rates {
 	n := int(w.length() / time.Second)
-	r := &rates{w: w, total: map[string]float64{}, seconds: map[string][]float64{}}
+	r := &rates{w: w, fade: min(edgeFade, w.length()/4), total: map[string]float64{}, seconds: map[string][]float64{}}
 	for _, name := range []string{metric.OutputThroughput, metric.RequestThroughput, metric.TokenThroughput} {
 		r.total[name] = 0
 		r.seconds[name] = make([]float64, n)
@@ -214,7 +194,12 @@ func (r *rates) add(name string, at time.Duration, n float64) {
 	if !r.w.holds(at) {
 		return
 	}
-	r.total[name] += n * r.w.weight(at)
+	// Full weight from fade in, falling linearly to 0 at either edge.
+	weight := 1.0
+	if x := min(at-r.w.start, r.w.end-at); x < r.fade {
+		weight = float64(x) / float64(r.fade)
+	}
+	r.total[name] += n * weight
 	// The last, partial second is in the total but not a second of its own:
 	// a fraction of a second would read as a dip.
 	if i := int((at - r.w.start) / time.Second); i < len(r.seconds[name]) {
@@ -223,7 +208,7 @@ func (r *rates) add(name string, at time.Duration, n float64) {
 }
 
 func (r *rates) put(m map[string]float64) {
-	d := r.w.span().Seconds()
+	d := (r.w.length() - r.fade).Seconds() // the ramps count by their weight
 	if d <= 0 {
 		return
 	}
