@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -58,7 +59,7 @@ func main() {
 	only := flag.String("surfaces", "", "comma-separated surfaces to run (default: all)")
 	samplersFlag := flag.String("samplers", "", "comma-separated samplers to run (default: all)")
 	paired := flag.Bool("paired", true, "also run Optuna's GPSampler from our gp's own startup trials (enqueued), which compares the two from the same start: the unpaired runs differ as much by their random startup trials as by the samplers")
-	keep := flag.String("keep", "", "directory that keeps Python Optuna's results: a run with the same seeds, budget, surfaces and samplers reuses them (to compare a change of ours against one run of Optuna's)")
+	keep := flag.String("keep", "", "directory that keeps Python Optuna's results: a run with the same seeds, budget, surfaces and samplers (and, for the paired runs, the same startup trials of ours) reuses them, to compare a change of ours against one run of Optuna's; ours.json there holds our runs in the same layout, for a look seed by seed")
 	flag.Parse()
 	wanted := func(name string) bool {
 		return *samplersFlag == "" || strings.Contains(","+*samplersFlag+",", ","+name+",")
@@ -105,6 +106,9 @@ func main() {
 		defer os.RemoveAll(tmp)
 	} else if err := os.MkdirAll(tmp, 0o755); err != nil {
 		fail(err)
+	} else {
+		// Ours beside Python's, in its layout, for a look seed by seed.
+		writeOurs(filepath.Join(tmp, "ours.json"), ours)
 	}
 	var py, pyGP pyResult
 	var plain []string
@@ -281,7 +285,15 @@ func startups(dir string, selected []surface, ours map[key][][]trialRec) string 
 func runOptuna(binDir, dir string, seeds, budget int, only, samplers, ask string, startups ...string) pyResult {
 	tag := ""
 	if len(startups) > 0 {
-		tag = "-paired"
+		// Paired runs start from our startup trials: kept results hold
+		// only while those are the same.
+		raw, err := os.ReadFile(startups[0])
+		if err != nil {
+			fail(err)
+		}
+		h := fnv.New64a()
+		h.Write(raw)
+		tag = fmt.Sprintf("-paired-%x", h.Sum64())
 	}
 	result := filepath.Join(dir, fmt.Sprintf("optuna-%s%s-%d-seeds-%d-trials-%s.json", strings.ReplaceAll(samplers, ",", "+"), tag, seeds, budget, strings.ReplaceAll(cmp.Or(only, "all"), ",", "+")))
 	if raw, err := os.ReadFile(result); err == nil {
@@ -309,6 +321,34 @@ func runOptuna(binDir, dir string, seeds, budget int, only, samplers, ask string
 		fail(err)
 	}
 	return py
+}
+
+// writeOurs saves our runs as optuna_side.py saves Python's.
+func writeOurs(path string, ours map[key][][]trialRec) {
+	type run struct {
+		Surface string     `json:"surface"`
+		Sampler string     `json:"sampler"`
+		Seed    int        `json:"seed"`
+		Trials  []trialRec `json:"trials"`
+	}
+	var out struct {
+		Results []run `json:"results"`
+	}
+	for k, runs := range ours {
+		for seed, t := range runs {
+			out.Results = append(out.Results, run{k.surface, k.sampler, seed, t})
+		}
+	}
+	slices.SortFunc(out.Results, func(a, b run) int {
+		return cmp.Or(cmp.Compare(a.Surface, b.Surface), cmp.Compare(a.Sampler, b.Sampler), cmp.Compare(a.Seed, b.Seed))
+	})
+	raw, err := json.Marshal(out)
+	if err != nil {
+		fail(err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		fail(err)
+	}
 }
 
 func fail(err error) {
