@@ -35,19 +35,25 @@ type trialRec struct {
 	Params   map[string]any `json:"params,omitempty"` // ours: for the paired runs
 }
 
+// runRec is one (surface, sampler, seed) run, as optuna_side.py writes it
+// and writeOurs writes ours.
+type runRec struct {
+	Surface string     `json:"surface"`
+	Sampler string     `json:"sampler"`
+	Seed    int        `json:"seed"`
+	Trials  []trialRec `json:"trials"`
+	Seconds float64    `json:"seconds,omitempty"`
+}
+
 type pyResult struct {
-	Version string
-	Results []struct {
-		Surface, Sampler string
-		Trials           []trialRec
-		Seconds          float64
-	}
-	Ask []struct {
+	Version string   `json:"version,omitempty"`
+	Results []runRec `json:"results"`
+	Ask     []struct {
 		Sampler  string
 		N        int
 		Ms       float64
 		SqliteMs float64 `json:"sqlite_ms"`
-	}
+	} `json:"ask,omitempty"`
 }
 
 func main() {
@@ -325,21 +331,13 @@ func runOptuna(binDir, dir string, seeds, budget int, only, samplers, ask string
 
 // writeOurs saves our runs as optuna_side.py saves Python's.
 func writeOurs(path string, ours map[key][][]trialRec) {
-	type run struct {
-		Surface string     `json:"surface"`
-		Sampler string     `json:"sampler"`
-		Seed    int        `json:"seed"`
-		Trials  []trialRec `json:"trials"`
-	}
-	var out struct {
-		Results []run `json:"results"`
-	}
+	var out pyResult
 	for k, runs := range ours {
 		for seed, t := range runs {
-			out.Results = append(out.Results, run{k.surface, k.sampler, seed, t})
+			out.Results = append(out.Results, runRec{Surface: k.surface, Sampler: k.sampler, Seed: seed, Trials: t})
 		}
 	}
-	slices.SortFunc(out.Results, func(a, b run) int {
+	slices.SortFunc(out.Results, func(a, b runRec) int {
 		return cmp.Or(cmp.Compare(a.Surface, b.Surface), cmp.Compare(a.Sampler, b.Sampler), cmp.Compare(a.Seed, b.Seed))
 	})
 	raw, err := json.Marshal(out)
