@@ -14,9 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/auto-tune-vllm/auto-tune-vllm/bench/simstudy"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune"
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/config"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
 	"github.com/auto-tune-vllm/auto-tune-vllm/tune/study"
 )
@@ -33,7 +35,7 @@ func main() {
 	first := flag.Int("first", 1, "the first seed (to add seeds to an earlier run)")
 	trials := flag.Int("trials", 20, "n_trials of each study (the issue's studies are 20 to 50)")
 	seconds := flag.Int("seconds", 30, "max_seconds of each trial's benchmark (the Python tool's default is 300; below about 20 s the warm-up every trial spends before it can be judged is most of what a pruned trial costs)")
-	keep := flag.String("keep", "", "keep each study's directory under this one (default: removed)")
+	keep := flag.String("keep", "", "keep each study's directory under this one (default: removed), and reuse a study kept there by an earlier run with the same settings instead of running it again (to reprint the tables; remove the directory to rerun)")
 	long := flag.Int("project", 300, "also work out the share saved had the benchmarks been this long (the Python tool's default max_seconds), from the same decisions: a pruned trial costs what it did, the others the full length")
 	baseline := flag.Bool("baseline", false, "run vLLM's defaults first in each study, as a default study does (the pruner counts it among the completed trials)")
 	together := flag.Bool("together", true, "run a seed's study with and without the pruner at the same time (half the wall time; four trials share the machine)")
@@ -47,9 +49,9 @@ func main() {
 		before = ", the baseline first"
 	}
 	fmt.Printf("## Median pruner: %d seeds, %d trials, %d s benchmarks%s (simulated Llama-3.1-8B on one H100, 128 streams)\n\n", *seeds, *trials, *seconds, before)
-	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | best tok/s (none) | best tok/s (median) | pruned | at second (median) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
-	var saved, projected, bestNone, bestMedian []float64
+	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | missed | best tok/s (none) | best tok/s (median) | pruned | at second (median) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	var saved, missedShare, projected, bestNone, bestMedian []float64
 	for seed := *first; seed < *first+*seeds; seed++ {
 		var n, m outcome
 		if *together {
@@ -63,17 +65,21 @@ func main() {
 		}
 		s := 100 * (1 - m.seconds/n.seconds)
 		saved, bestNone, bestMedian = append(saved, s), append(bestNone, n.best), append(bestMedian, m.best)
+		missedShare = append(missedShare, 100*m.missed/n.seconds)
 		projected = append(projected, 100*(1-m.at(*long, *seconds)/n.at(*long, *seconds)))
-		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.0f | %.0f | %d | %s |\n", seed, n.seconds, m.seconds, s, n.best, m.best, len(m.prunedAt), medianStep(m.prunedAt))
+		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.1f %% | %.0f | %.0f | %d | %s |\n", seed, n.seconds, m.seconds, s, 100*m.missed/n.seconds, n.best, m.best, len(m.prunedAt), medianStep(m.prunedAt))
 	}
 	fmt.Printf("\nMedian saved: %.1f %% of benchmark time; median best: %.0f tok/s without, %.0f with the pruner (%+.1f %%).\n",
 		stats.Median(saved), stats.Median(bestNone), stats.Median(bestMedian), 100*(stats.Median(bestMedian)/stats.Median(bestNone)-1))
+	fmt.Printf("Missed: %.1f %% (median) of benchmark time, what the median rule would also have cut knowing each trial's end: trials that ended below the median of the %d or more trials completed when they were first judged (second %d), past that second, and pruned trials past it.\n",
+		stats.Median(missedShare), startup, judgedAt)
 	fmt.Printf("Projected on %d s benchmarks (the same trials and pruning decisions, every trial that ran to its end %d s long): %.1f %% saved (median).\n",
 		*long, *long, stats.Median(projected))
 }
 
 type outcome struct {
 	seconds, best float64
+	missed        float64   // benchmark seconds the median rule would also have cut with foresight (see missed)
 	prunedAt      []float64 // the last step of each pruned trial
 	cut           float64   // benchmark seconds of the trials stopped before their end
 }
@@ -92,23 +98,42 @@ func medianStep(steps []float64) string {
 	return fmt.Sprintf("%.0f", stats.Median(steps))
 }
 
-// run runs one study in a fresh directory and reads what it stored.
+// run runs one study in a fresh directory and reads what it stored; with
+// keep, a study finished there before with the same config is read instead.
 func run(exe, keep string, seed, trials, seconds int, baseline bool, pruner string) outcome {
-	dir, err := os.MkdirTemp(keep, fmt.Sprintf("bench-pruner-%d-%s-", seed, pruner))
-	if err != nil {
-		fail(err)
-	}
-	if keep == "" {
-		defer os.RemoveAll(dir)
-	}
 	cfg := strings.NewReplacer("TRIALS", fmt.Sprint(trials), "SEED", fmt.Sprint(seed), "PRUNER", pruner, "SECONDS", fmt.Sprint(seconds), "BASELINE", fmt.Sprint(baseline)).Replace(studyYAML)
-	if err := os.WriteFile(filepath.Join(dir, "study.yaml"), []byte(cfg), 0o644); err != nil {
-		fail(err)
+	var dir string
+	if keep == "" {
+		d, err := os.MkdirTemp("", "bench-pruner-")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	} else {
+		dir = filepath.Join(keep, fmt.Sprintf("%s-%d-trials-%d-s-baseline-%t-seed-%d", pruner, trials, seconds, baseline, seed))
 	}
-	cmd := exec.Command(exe, "optimize", "--config", "study.yaml")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fail(fmt.Errorf("seed %d, pruner %s: %v\n%s", seed, pruner, err, out))
+	// The marker is written once the study finished; its content is the
+	// config, so a study run with other settings is not mistaken for it.
+	done := filepath.Join(dir, "finished-config.yaml")
+	if old, err := os.ReadFile(done); err != nil || string(old) != cfg {
+		if err := os.RemoveAll(dir); err != nil {
+			fail(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			fail(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "study.yaml"), []byte(cfg), 0o644); err != nil {
+			fail(err)
+		}
+		cmd := exec.Command(exe, "optimize", "--config", "study.yaml")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fail(fmt.Errorf("seed %d, pruner %s: %v\n%s", seed, pruner, err, out))
+		}
+		if err := os.WriteFile(done, []byte(cfg), 0o644); err != nil {
+			fail(err)
+		}
 	}
 	ctx := context.Background()
 	ts, err := tune.StudyTrials(ctx, filepath.Join(dir, "optuna_studies", "prune", "study.db"), "prune")
@@ -124,17 +149,79 @@ func run(exe, keep string, seed, trials, seconds int, baseline bool, pruner stri
 			}
 		}
 		if t.State == study.Pruned && t.UserAttrs[study.AttrTrialStatus] == study.StatusPruned {
-			last := 0
-			for step := range t.Intermediate {
-				last = max(last, step)
-			}
-			o.prunedAt = append(o.prunedAt, float64(last))
+			o.prunedAt = append(o.prunedAt, float64(lastStep(t)))
 		}
 		if t.State == study.Complete && len(t.Values) == 1 && t.Values[0] > o.best {
 			o.best = t.Values[0]
 		}
 	}
+	o.missed = missed(ts)
 	return o
+}
+
+func lastStep(t study.Trial) int {
+	last := 0
+	for step := range t.Intermediate {
+		last = max(last, step)
+	}
+	return last
+}
+
+// The pruner's settings in studyYAML: the defaults. A trial is first
+// judged at the step after the warm-up.
+const (
+	startup  = config.DefaultPrunerStartup
+	judgedAt = config.DefaultPrunerWarmup + 1
+)
+
+// missed is what the median rule, with foresight, would also have cut on a
+// study run with the pruner: the benchmark seconds past the first judged
+// second (judgedAt) of the trials that ended below the median of the
+// trials completed by then (at least startup of them) and of the trials
+// pruned later than that. Measured on the same run, as the studies with and
+// without the pruner soon sample apart (their trials' noise alone moves
+// the sampler); saved plus missed is the most the rule could save on it.
+// A pruned trial is taken to have been right: its end is not known.
+func missed(ts []study.Trial) float64 {
+	type run struct {
+		t      study.Trial
+		last   float64 // the last step
+		judged time.Time
+	}
+	var runs []run
+	for _, t := range ts {
+		s, ok := t.UserAttrs[study.AttrBenchSeconds].(float64)
+		if !ok || len(t.Intermediate) == 0 {
+			continue // not run: a duplicate, or it failed
+		}
+		last := lastStep(t)
+		// Step k arrives k seconds into the steady state, which begins
+		// (s − last) seconds into the benchmark, which ended at Complete.
+		begin := t.Complete.Add(-time.Duration(s * float64(time.Second)))
+		judged := begin.Add(time.Duration((s - float64(last) + judgedAt) * float64(time.Second)))
+		runs = append(runs, run{t, float64(last), judged})
+	}
+	out := 0.0
+	for _, r := range runs {
+		if r.t.Kind() != study.Search || r.last <= judgedAt {
+			continue // the baseline is measured whatever it shows
+		}
+		var done []float64
+		for _, q := range runs {
+			if q.t.Number != r.t.Number && q.t.State == study.Complete && len(q.t.Values) == 1 && q.t.Complete.Before(r.judged) {
+				done = append(done, q.t.Values[0])
+			}
+		}
+		if len(done) < startup {
+			continue
+		}
+		pruned := r.t.State == study.Pruned && r.t.UserAttrs[study.AttrTrialStatus] == study.StatusPruned
+		below := r.t.State == study.Complete && len(r.t.Values) == 1 && r.t.Values[0] < stats.Median(done)
+		if pruned || below {
+			out += r.last - judgedAt
+		}
+	}
+	return out
 }
 
 func fail(err error) {
