@@ -148,7 +148,7 @@ func run(exe, keep string, seed, trials, seconds int, baseline bool, pruner stri
 				o.cut += s
 			}
 		}
-		if t.State == study.Pruned && t.UserAttrs[study.AttrTrialStatus] == study.StatusPruned {
+		if stopped(t) {
 			o.prunedAt = append(o.prunedAt, float64(lastStep(t)))
 		}
 		if t.State == study.Complete && len(t.Values) == 1 && t.Values[0] > o.best {
@@ -157,6 +157,12 @@ func run(exe, keep string, seed, trials, seconds int, baseline bool, pruner stri
 	}
 	o.missed = missed(ts)
 	return o
+}
+
+// stopped says whether the pruner stopped t (a configuration that could
+// not run is stored PRUNED too).
+func stopped(t study.Trial) bool {
+	return t.State == study.Pruned && t.UserAttrs[study.AttrTrialStatus] == study.StatusPruned
 }
 
 func lastStep(t study.Trial) int {
@@ -190,21 +196,19 @@ func missed(ts []study.Trial) float64 {
 	}
 	var runs []run
 	for _, t := range ts {
-		s, ok := t.UserAttrs[study.AttrBenchSeconds].(float64)
-		if !ok || len(t.Intermediate) == 0 {
+		if _, ok := t.UserAttrs[study.AttrBenchSeconds].(float64); !ok || len(t.Intermediate) == 0 {
 			continue // not run: a duplicate, or it failed
 		}
+		// A step a second: the first judged one came (last − judgedAt)
+		// seconds before the benchmark's end.
 		last := lastStep(t)
-		// Step k arrives k seconds into the steady state, which begins
-		// (s − last) seconds into the benchmark, which ended at Complete.
-		begin := t.Complete.Add(-time.Duration(s * float64(time.Second)))
-		judged := begin.Add(time.Duration((s - float64(last) + judgedAt) * float64(time.Second)))
+		judged := t.Complete.Add(-time.Duration(last-judgedAt) * time.Second)
 		runs = append(runs, run{t, float64(last), judged})
 	}
 	out := 0.0
 	for _, r := range runs {
 		if r.t.Kind() != study.Search || r.last <= judgedAt {
-			continue // the baseline is measured whatever it shows
+			continue // the baseline runs whatever it shows; nothing past the first judged second
 		}
 		var done []float64
 		for _, q := range runs {
@@ -215,7 +219,7 @@ func missed(ts []study.Trial) float64 {
 		if len(done) < startup {
 			continue
 		}
-		pruned := r.t.State == study.Pruned && r.t.UserAttrs[study.AttrTrialStatus] == study.StatusPruned
+		pruned := stopped(r.t)
 		below := r.t.State == study.Complete && len(r.t.Values) == 1 && r.t.Values[0] < stats.Median(done)
 		if pruned || below {
 			out += r.last - judgedAt
