@@ -37,14 +37,14 @@ func main() {
 	seconds := flag.Int("seconds", 30, "max_seconds of each trial's benchmark (the Python tool's default is 300; below about 20 s the warm-up every trial spends before it can be judged is most of what a pruned trial costs)")
 	keep := flag.String("keep", "", "keep each study's directory under this one (default: removed), and reuse a study kept there by an earlier run with the same settings instead of running it again (to reprint the tables; remove the directory to rerun)")
 	long := flag.Int("project", 300, "also work out the share saved had the benchmarks been this long (the Python tool's default max_seconds), from the same decisions: a pruned trial costs what it did, the others the full length")
-	baseline := flag.Bool("baseline", false, "run vLLM's defaults first in each study, as a default study does (the pruner counts it among the completed trials)")
+	baseline := flag.Bool("baseline", true, "run vLLM's defaults first in each study, as a default study does (the pruner counts it among the completed trials); -baseline=false for search trials only")
 	together := flag.Bool("together", true, "run a seed's study with and without the pruner at the same time (half the wall time; four trials share the machine)")
 	flag.Parse()
 	exe, err := filepath.Abs(*bin)
 	if err != nil {
 		fail(err)
 	}
-	before := ""
+	before := ", no baseline"
 	if *baseline {
 		before = ", the baseline first"
 	}
