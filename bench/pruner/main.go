@@ -71,6 +71,12 @@ func main() {
 	}
 	fmt.Printf("\nMedian saved: %.1f %% of benchmark time; median best: %.0f tok/s without, %.0f with the pruner (%+.1f %%).\n",
 		stats.Median(saved), stats.Median(bestNone), stats.Median(bestMedian), 100*(stats.Median(bestMedian)/stats.Median(bestNone)-1))
+	// How sure: the share saved varies several-fold from seed to seed (a
+	// sampler path with more trials below the median prunes more), so say
+	// what another set of seeds could show.
+	if mean, half := stats.CI95(saved); len(saved) > 1 {
+		fmt.Printf("Mean saved: %.1f %% (95 %% interval %.1f–%.1f %% over the %d seeds).\n", mean, mean-half, mean+half, len(saved))
+	}
 	fmt.Printf("Missed: %.1f %% (median) of benchmark time, what the median rule would also have cut knowing each trial's end: trials that ended below the median of the %d or more trials completed when they were first judged (second %d), past that second, and pruned trials past it.\n",
 		stats.Median(missedShare), startup, judgedAt)
 	fmt.Printf("Projected on %d s benchmarks (the same trials and pruning decisions, every trial that ran to its end %d s long): %.1f %% saved (median).\n",
