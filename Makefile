@@ -83,8 +83,12 @@ bench: bench-ray bench-ray-jobs bench-sampler bench-trials bench-precision
 bench-precision: build
 	$(GO) run ./bench/precision -bin $(BIN)
 
+# What the median pruner saves on a default study's shape, with and without it
+# over 10 seeds (about 80 min on 2 cores). PRUNER_FLAGS="-keep DIR" keeps the
+# studies and reprints from them; -baseline=false, -trials N, -seconds S.
+PRUNER_FLAGS ?=
 bench-pruner: build
-	$(GO) run ./bench/pruner -bin $(BIN)
+	$(GO) run ./bench/pruner -bin $(BIN) $(PRUNER_FLAGS)
 
 bench-trials: build
 	$(GO) run ./bench/trials -tool $(BIN) -guidellm "$$(scripts/guidellm-venv.sh)"
