@@ -65,9 +65,10 @@ func main() {
 		}
 		s := 100 * (1 - m.seconds/n.seconds)
 		saved, bestNone, bestMedian = append(saved, s), append(bestNone, n.best), append(bestMedian, m.best)
-		missedShare = append(missedShare, 100*m.missed/n.seconds)
+		ms := 100 * m.missed / n.seconds
+		missedShare = append(missedShare, ms)
 		projected = append(projected, 100*(1-m.at(*long, *seconds)/n.at(*long, *seconds)))
-		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.1f %% | %.0f | %.0f | %d | %s |\n", seed, n.seconds, m.seconds, s, 100*m.missed/n.seconds, n.best, m.best, len(m.prunedAt), medianStep(m.prunedAt))
+		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.1f %% | %.0f | %.0f | %d | %s |\n", seed, n.seconds, m.seconds, s, ms, n.best, m.best, len(m.prunedAt), medianStep(m.prunedAt))
 	}
 	fmt.Printf("\nMedian saved: %.1f %% of benchmark time; median best: %.0f tok/s without, %.0f with the pruner (%+.1f %%).\n",
 		stats.Median(saved), stats.Median(bestNone), stats.Median(bestMedian), 100*(stats.Median(bestMedian)/stats.Median(bestNone)-1))
