@@ -12,7 +12,7 @@ RAY_BIN    = $(shell RAY_VERSION=$(RAY_VERSION) scripts/ray-venv.sh)
 # Python Optuna and optuna-dashboard, for the storage interop tests.
 OPTUNA_BIN = $(shell scripts/optuna-venv.sh)
 
-.PHONY: all build release test test-e2e test-ray test-short fuzz bench bench-ray bench-ray-jobs bench-sampler bench-gp-interop bench-trials bench-precision bench-pruner lint proto demo demo-ray clean ray-venv
+.PHONY: all build release test test-e2e test-ray test-short fuzz bench bench-ray bench-ray-jobs bench-sampler bench-gp-interop gp-golden bench-trials bench-precision bench-pruner lint proto demo demo-ray clean ray-venv
 
 all: build
 
@@ -113,6 +113,12 @@ bench-sampler:
 GP_INTEROP_FLAGS ?=
 bench-gp-interop: build
 	gp_bin="$$(bench/sampler/gp-venv.sh)" && $(GO) run ./bench/gpinterop -bin $(BIN) -python "$$gp_bin/python" $(GP_INTEROP_FLAGS)
+
+# Rewrites the values of Optuna's own GP code that `make test` checks our gp
+# port against (tune/sampler/gp/optuna_test.go), from the same torch venv;
+# commit the result.
+gp-golden:
+	gp_bin="$$(bench/sampler/gp-venv.sh)" && "$$gp_bin/python" scripts/gp-golden.py > tune/sampler/gp/testdata/optuna.json
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/'))" || { gofmt -l .; exit 1; }
