@@ -16,6 +16,8 @@ Each case is a data set in the GP's normalised space (continuous columns in
     the best value and log PI over a threshold at query points;
   - several objectives: the reference point, the boxes of the region no
     point dominates, and log EHVI at query points on fixed normal samples;
+  - the maxima of log EI and log EHVI that Optuna's acquisition optimiser
+    finds over 8 seeds (the second column stepped, as a discrete range);
   - spaces: normalised values of parameters on log and stepped ranges, and
     Optuna's rounding of normalised values onto their grids.
 """
@@ -26,7 +28,7 @@ import sys
 import numpy as np
 import optuna
 import torch
-from optuna._gp import acqf, gp, prior
+from optuna._gp import acqf, gp, optim_mixed, prior
 from optuna._gp import search_space as gpss
 from optuna._gp.qmc import sample_from_normal_sobol
 
@@ -48,10 +50,33 @@ def data(rng, n, cats):
         else:
             X[:, j] = rng.rand(n)
     if d > 1 and not cats[1]:
-        X[:, 1] = np.round(X[:, 1] * 8) / 8  # a stepped column: repeated values
+        # A stepped column (0, 0.125, ..., 1), normalised as Optuna does.
+        X[:, 1] = gpss._normalize_one_param(np.round(X[:, 1] * 8) / 8, gpss._ScaleType.LINEAR, (0.0, 1.0), 0.125)
     w = rng.randn(d)
     y = np.sin(3 * X @ w) + 0.3 * (X[:, 0] - 0.5) ** 2 + 0.01 * rng.randn(n)
     return X, y
+
+
+def space(cats):
+    """The search space of a case's columns: categorical ones, the second
+    stepped by 0.125, the others continuous in [0, 1]."""
+    dists = {}
+    for j, c in enumerate(cats):
+        if c:
+            dists[f"x{j}"] = optuna.distributions.CategoricalDistribution(list(range(c)))
+        elif j == 1:
+            dists[f"x{j}"] = optuna.distributions.FloatDistribution(0.0, 1.0, step=0.125)
+        else:
+            dists[f"x{j}"] = optuna.distributions.FloatDistribution(0.0, 1.0)
+    return gpss.SearchSpace(dists)
+
+
+def maxima(acq, warm):
+    """The acquisition's maximum as Optuna's optimiser finds it, over seeds."""
+    return [
+        float(optim_mixed.optimize_acqf_mixed(acq, warmstart_normalized_params_array=warm, rng=np.random.RandomState(s))[1])
+        for s in range(8)
+    ]
 
 
 def loss_and_grad(X, y, cat, raw):
@@ -118,8 +143,10 @@ def single_case(name, seed, n, cats):
     Qt = torch.from_numpy(Q)
     with torch.no_grad():
         mean, var = g.posterior(Qt)
-        ei = acqf.LogEI(g, None, threshold=float(y.max())).eval_acqf(Qt)
+        ei_acq = acqf.LogEI(g, space(cats), threshold=float(y.max()))
+        ei = ei_acq.eval_acqf(Qt)
         pi = acqf.LogPI(g, None, threshold=0.3).eval_acqf(Qt)
+    ei_max = maxima(ei_acq, X[np.argmax(y), None])
     return {
         "name": name,
         "categorical": [int(c) for c in cats],
@@ -134,6 +161,7 @@ def single_case(name, seed, n, cats):
         "log_ei_best": float(y.max()),
         "log_pi": pi.tolist(),
         "log_pi_threshold": 0.3,
+        "log_ei_maxima": ei_max,
     }
 
 
@@ -158,8 +186,10 @@ def multi_case(name, seed, n, cats, m):
     Yt = torch.from_numpy(Y)
     ref = acqf._get_reference_point(Yt)
     lower, upper = acqf._get_non_dominated_box_bounds(Yt, ref)
+    ehvi_acq = acqf.LogEHVI(gprs, space(cats), Yt, n_qmc_samples=128, qmc_seed=qmc_seed)
     with torch.no_grad():
-        ehvi = acqf.LogEHVI(gprs, None, Yt, n_qmc_samples=128, qmc_seed=qmc_seed).eval_acqf(torch.from_numpy(Q))
+        ehvi = ehvi_acq.eval_acqf(torch.from_numpy(Q))
+    ehvi_max = maxima(ehvi_acq, None)
     return {
         "name": name,
         "categorical": [int(c) for c in cats],
@@ -174,6 +204,7 @@ def multi_case(name, seed, n, cats, m):
         "samples": samples.tolist(),
         "queries": Q.tolist(),
         "log_ehvi": ehvi.tolist(),
+        "log_ehvi_maxima": ehvi_max,
     }
 
 

@@ -67,3 +67,23 @@ func BenchmarkGPAsk100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGPAsk3Objectives times one GP ask on the three-objective surface
+// with 30 random trials of history: three GPs and a constraint's, and log
+// EHVI, whose cost grows with the boxes of the region left to improve.
+func BenchmarkGPAsk3Objectives(b *testing.B) {
+	var s surface
+	for _, x := range surfaces() {
+		if x.name == "tradeoff3" {
+			s = x
+		}
+	}
+	h := randomHistoryOn(s, 30)
+	gp := sampler.NewGP(sampler.GPOptions{Seed: 0})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := gp.Sample(h, s.space, 30+i); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -232,6 +232,11 @@ func hvs(runs [][]trialRec, budget int, s surface) []float64 {
 // randomHistory is n random trials of the throughput surface.
 func randomHistory(n int) (*sampler.History, surface) {
 	s := surfaces()[0]
+	return randomHistoryOn(s, n), s
+}
+
+// randomHistoryOn is n random trials on surface s.
+func randomHistoryOn(s surface, n int) *sampler.History {
 	h := &sampler.History{Directions: s.dirs}
 	r := sampler.Random{Seed: 1}
 	for i := 0; i < n; i++ {
@@ -239,7 +244,7 @@ func randomHistory(n int) (*sampler.History, surface) {
 		vals, c := s.eval(external(s.space, p))
 		h.Trials = append(h.Trials, sampler.Trial{Number: i, State: sampler.Complete, Params: p, Values: vals, Constraints: []float64{c}})
 	}
-	return h, s
+	return h
 }
 
 // askLatency is the median time of one Sample with n trials of history.

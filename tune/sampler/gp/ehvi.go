@@ -1,6 +1,7 @@
 package gp
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -23,7 +24,13 @@ type LogEHVIAcq struct {
 // NewLogEHVI builds the acquisition over the observed (standardised,
 // maximised) values Y, drawing nSamples normal samples from rng.
 func NewLogEHVI(gps []*Regressor, Y [][]float64, nSamples int, rng *rand.Rand) *LogEHVIAcq {
-	a := &LogEHVIAcq{GPs: gps, samples: NormalSamples(len(gps), nSamples, rng)}
+	return newLogEHVI(gps, Y, NormalSamples(len(gps), nSamples, rng))
+}
+
+// newLogEHVI is NewLogEHVI on given normal samples (per sample, per
+// objective).
+func newLogEHVI(gps []*Regressor, Y, samples [][]float64) *LogEHVIAcq {
+	a := &LogEHVIAcq{GPs: gps, samples: samples}
 	a.lower, a.interval = nonDominatedBoxes(Y, referencePoint(Y))
 	// All objectives weigh the same, so their length scales are averaged.
 	a.scales = make([]float64, len(gps[0].InvSqLengthscales))
@@ -74,15 +81,70 @@ next:
 		upper[j] = math.Inf(1)
 	}
 	lo := append([]float64(nil), ref...)
+	var boxes []box
 	sliceBoxes(pts, lo, upper, len(ref), func(l, u []float64) {
-		w := make([]float64, len(l))
-		for j := range w {
-			w[j] = u[j] - l[j]
-		}
-		lower = append(lower, append([]float64(nil), l...))
-		interval = append(interval, w)
+		boxes = append(boxes, box{append([]float64(nil), l...), append([]float64(nil), u...)})
 	})
+	for _, b := range mergeBoxes(boxes, len(ref)) {
+		w := make([]float64, len(b.lo))
+		for j := range w {
+			w[j] = b.up[j] - b.lo[j]
+		}
+		lower, interval = append(lower, b.lo), append(interval, w)
+	}
 	return lower, interval
+}
+
+type box struct{ lo, up []float64 }
+
+// mergeBoxes joins boxes that meet face to face: equal in every objective
+// but one, where one ends as the other begins. Slicing one objective at a
+// time cuts a box wherever some point's value falls, even where nothing
+// else changes across the cut (on the three-objective data of
+// optuna_test.go: 66 boxes, 31 once merged; Optuna's method gives 41), and
+// every box costs work at each of the many evaluations of EHVI.
+func mergeBoxes(boxes []box, m int) []box {
+	for merged := true; merged; {
+		merged = false
+		for k := 0; k < m; k++ {
+			// Along k: sorted so that boxes equal elsewhere lie together, in
+			// order of their start in k.
+			sort.Slice(boxes, func(a, b int) bool {
+				if c := compareExcept(boxes[a], boxes[b], k); c != 0 {
+					return c < 0
+				}
+				return boxes[a].lo[k] < boxes[b].lo[k]
+			})
+			out := boxes[:1]
+			for _, b := range boxes[1:] {
+				last := &out[len(out)-1]
+				if compareExcept(*last, b, k) == 0 && last.up[k] == b.lo[k] {
+					last.up[k] = b.up[k]
+					merged = true
+					continue
+				}
+				out = append(out, b)
+			}
+			boxes = out
+		}
+	}
+	return boxes
+}
+
+// compareExcept orders boxes by their bounds in every objective but k.
+func compareExcept(a, b box, k int) int {
+	for j := range a.lo {
+		if j == k {
+			continue
+		}
+		if c := cmp.Compare(a.lo[j], b.lo[j]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.up[j], b.up[j]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // sliceBoxes emits the boxes of the part of [lo, up] (in the first m
