@@ -49,9 +49,9 @@ func main() {
 		before = ", the baseline first"
 	}
 	fmt.Printf("## Median pruner: %d seeds, %d trials, %d s benchmarks%s (simulated Llama-3.1-8B on one H100, 128 streams)\n\n", *seeds, *trials, *seconds, before)
-	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | missed | best tok/s (none) | best tok/s (median) | pruned | at second (median) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
-	var saved, missedShare, projected, bestNone, bestMedian []float64
+	fmt.Println("| seed | benchmark s (none) | benchmark s (median) | saved | missed | ceiling | best tok/s (none) | best tok/s (median) | pruned | at second (median) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	var saved, missedShare, ceilingShare, projected, bestNone, bestMedian []float64
 	for seed := *first; seed < *first+*seeds; seed++ {
 		var n, m outcome
 		if *together {
@@ -67,8 +67,10 @@ func main() {
 		saved, bestNone, bestMedian = append(saved, s), append(bestNone, n.best), append(bestMedian, m.best)
 		ms := 100 * m.missed / n.seconds
 		missedShare = append(missedShare, ms)
+		cs := 100 * n.ceiling / n.seconds
+		ceilingShare = append(ceilingShare, cs)
 		projected = append(projected, 100*(1-m.at(*long, *seconds)/n.at(*long, *seconds)))
-		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.1f %% | %.0f | %.0f | %d | %s |\n", seed, n.seconds, m.seconds, s, ms, n.best, m.best, len(m.prunedAt), medianStep(m.prunedAt))
+		fmt.Printf("| %d | %.0f | %.0f | %.1f %% | %.1f %% | %.1f %% | %.0f | %.0f | %d | %s |\n", seed, n.seconds, m.seconds, s, ms, cs, n.best, m.best, len(m.prunedAt), medianStep(m.prunedAt))
 	}
 	fmt.Printf("\nMedian saved: %.1f %% of benchmark time; median best: %.0f tok/s without, %.0f with the pruner (%+.1f %%).\n",
 		stats.Median(saved), stats.Median(bestNone), stats.Median(bestMedian), 100*(stats.Median(bestMedian)/stats.Median(bestNone)-1))
@@ -80,6 +82,8 @@ func main() {
 	}
 	fmt.Printf("Missed: %.1f %% (median) of benchmark time, what the median rule would also have cut knowing each trial's end: trials that ended below the median of the %d or more trials completed when they were first judged (second %d), past that second, and pruned trials past it.\n",
 		stats.Median(missedShare), startup, judgedAt)
+	fmt.Printf("Ceiling: %.1f %% (median), what any pruner that waits as this one does (%d completed trials, judging from second %d) could save on the study run without it: every trial it could judge stopped at its first judged second.\n",
+		stats.Median(ceilingShare), startup, judgedAt)
 	fmt.Printf("Projected on %d s benchmarks (the same trials and pruning decisions, every trial that ran to its end %d s long): %.1f %% saved (median).\n",
 		*long, *long, stats.Median(projected))
 }
@@ -87,6 +91,7 @@ func main() {
 type outcome struct {
 	seconds, best float64
 	missed        float64   // benchmark seconds the median rule would also have cut with foresight (see missed)
+	ceiling       float64   // benchmark seconds any pruner waiting as ours does could cut (see ceiling)
 	prunedAt      []float64 // the last step of each pruned trial
 	cut           float64   // benchmark seconds of the trials stopped before their end
 }
@@ -162,7 +167,7 @@ func run(exe, keep string, seed, trials, seconds int, baseline bool, pruner stri
 			o.best = t.Values[0]
 		}
 	}
-	o.missed = missed(ts)
+	o.missed, o.ceiling = missed(ts), ceiling(ts)
 	return o
 }
 
@@ -187,6 +192,54 @@ const (
 	judgedAt = config.DefaultPrunerWarmup + 1
 )
 
+// ran is a trial that ran its benchmark, with its last step and the time it
+// was first judged.
+type ran struct {
+	t      study.Trial
+	last   float64
+	judged time.Time
+}
+
+// ranTrials lists the trials that ran (not a duplicate, not failed).
+func ranTrials(ts []study.Trial) []ran {
+	var out []ran
+	for _, t := range ts {
+		if _, ok := t.UserAttrs[study.AttrBenchSeconds].(float64); !ok || len(t.Intermediate) == 0 {
+			continue
+		}
+		// A step a second: the first judged one came (last − judgedAt)
+		// seconds before the benchmark's end.
+		last := lastStep(t)
+		out = append(out, ran{t, float64(last), t.Complete.Add(-time.Duration(last-judgedAt) * time.Second)})
+	}
+	return out
+}
+
+// doneBefore lists the values of the trials of runs, other than r, that
+// had completed when r was first judged.
+func doneBefore(runs []ran, r ran) []float64 {
+	var done []float64
+	for _, q := range runs {
+		if q.t.Number != r.t.Number && q.t.State == study.Complete && len(q.t.Values) == 1 && q.t.Complete.Before(r.judged) {
+			done = append(done, q.t.Values[0])
+		}
+	}
+	return done
+}
+
+// cuttable lists the trials of runs a pruner could have stopped: search
+// trials that ran past their first judged second with at least startup
+// trials completed by then.
+func cuttable(runs []ran) []ran {
+	var out []ran
+	for _, r := range runs {
+		if r.t.Kind() == study.Search && r.last > judgedAt && len(doneBefore(runs, r)) >= startup {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // missed is what the median rule, with foresight, would also have cut on a
 // study run with the pruner: the benchmark seconds past the first judged
 // second (judgedAt) of the trials that ended below the median of the
@@ -196,41 +249,26 @@ const (
 // the sampler); saved plus missed is the most the rule could save on it.
 // A pruned trial is taken to have been right: its end is not known.
 func missed(ts []study.Trial) float64 {
-	type run struct {
-		t      study.Trial
-		last   float64 // the last step
-		judged time.Time
-	}
-	var runs []run
-	for _, t := range ts {
-		if _, ok := t.UserAttrs[study.AttrBenchSeconds].(float64); !ok || len(t.Intermediate) == 0 {
-			continue // not run: a duplicate, or it failed
-		}
-		// A step a second: the first judged one came (last − judgedAt)
-		// seconds before the benchmark's end.
-		last := lastStep(t)
-		judged := t.Complete.Add(-time.Duration(last-judgedAt) * time.Second)
-		runs = append(runs, run{t, float64(last), judged})
-	}
+	runs := ranTrials(ts)
 	out := 0.0
-	for _, r := range runs {
-		if r.t.Kind() != study.Search || r.last <= judgedAt {
-			continue // the baseline runs whatever it shows; nothing past the first judged second
-		}
-		var done []float64
-		for _, q := range runs {
-			if q.t.Number != r.t.Number && q.t.State == study.Complete && len(q.t.Values) == 1 && q.t.Complete.Before(r.judged) {
-				done = append(done, q.t.Values[0])
-			}
-		}
-		if len(done) < startup {
-			continue
-		}
+	for _, r := range cuttable(runs) {
 		pruned := stopped(r.t)
-		below := r.t.State == study.Complete && len(r.t.Values) == 1 && r.t.Values[0] < stats.Median(done)
+		below := r.t.State == study.Complete && len(r.t.Values) == 1 && r.t.Values[0] < stats.Median(doneBefore(runs, r))
 		if pruned || below {
 			out += r.last - judgedAt
 		}
+	}
+	return out
+}
+
+// ceiling is the most any pruner that waits as ours does (startup trials
+// completed, the warm-up steps run) could save on a study run without one:
+// every trial it could judge stopped at its first judged second. It bounds
+// what short benchmarks can save whatever the rule.
+func ceiling(ts []study.Trial) float64 {
+	out := 0.0
+	for _, r := range cuttable(ranTrials(ts)) {
+		out += r.last - judgedAt
 	}
 	return out
 }

@@ -25,18 +25,27 @@ func trial(number int, state study.State, end float64, steps int, value float64)
 	return t
 }
 
-func TestMissed(t *testing.T) {
-	// Five trials complete at seconds 32 to 36 (values 100 to 104, median
-	// 102); a trial is first judged 4 s into its benchmark.
-	five := []study.Trial{
+// Five trials complete at seconds 32 to 36 (values 100 to 104, median
+// 102); a trial is first judged 4 s into its benchmark.
+func five() []study.Trial {
+	return []study.Trial{
 		trial(0, study.Complete, 32, 30, 100),
 		trial(1, study.Complete, 33, 30, 101),
 		trial(2, study.Complete, 34, 30, 102),
 		trial(3, study.Complete, 35, 30, 103),
 		trial(4, study.Complete, 36, 30, 104),
 	}
-	base := trial(9, study.Complete, 32, 30, 50)
-	base.UserAttrs[study.AttrIsBaseline] = true
+}
+
+func baseline() study.Trial {
+	b := trial(9, study.Complete, 32, 30, 50)
+	b.UserAttrs[study.AttrIsBaseline] = true
+	return b
+}
+
+var duplicate = study.Trial{Number: 5, State: study.Complete, Values: []float64{1}, Complete: time.Unix(90, 0)}
+
+func TestMissed(t *testing.T) {
 	cases := []struct {
 		name  string
 		extra study.Trial
@@ -47,13 +56,34 @@ func TestMissed(t *testing.T) {
 		{"pruned at its first judged second", trial(5, study.Pruned, 44, 2, 90), 0},
 		{"pruned three seconds later", trial(5, study.Pruned, 47, 5, 90), 3},
 		{"judged before five had completed", trial(5, study.Complete, 64, 30, 10), 0},
-		{"the baseline is never cut", base, 0},
-		{"a duplicate did not run", study.Trial{Number: 5, State: study.Complete, Values: []float64{1}, Complete: time.Unix(90, 0)}, 0},
+		{"the baseline is never cut", baseline(), 0},
+		{"a duplicate did not run", duplicate, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := missed(append(append([]study.Trial(nil), five...), c.extra)); got != c.want {
+			if got := missed(append(five(), c.extra)); got != c.want {
 				t.Errorf("missed = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestCeiling(t *testing.T) {
+	cases := []struct {
+		name  string
+		extra study.Trial
+		want  float64
+	}{
+		{"ran to its end: every second past the first judged one", trial(5, study.Complete, 70, 30, 103), 28},
+		{"stopped three seconds past it", trial(5, study.Pruned, 47, 5, 90), 3},
+		{"judged before five had completed", trial(5, study.Complete, 64, 30, 10), 0},
+		{"the baseline is never cut", baseline(), 0},
+		{"a duplicate did not run", duplicate, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := ceiling(append(five(), c.extra)); got != c.want {
+				t.Errorf("ceiling = %v, want %v", got, c.want)
 			}
 		})
 	}
