@@ -66,6 +66,7 @@ func main() {
 	samplersFlag := flag.String("samplers", "", "comma-separated samplers to run (default: all)")
 	paired := flag.Bool("paired", true, "also run Optuna's GPSampler from our gp's own startup trials (enqueued), which compares the two from the same start: the unpaired runs differ as much by their random startup trials as by the samplers")
 	keep := flag.String("keep", "", "directory that keeps Python Optuna's results: a run with the same seeds, budget, surfaces and samplers (and, for the paired runs, the same startup trials of ours) reuses them, to compare a change of ours against one run of Optuna's; ours.json there holds our runs in the same layout, for a look seed by seed")
+	selfGroups := flag.Int("self-groups", 0, "also compare each of our samplers with itself: the seeds split into this many groups, every ordered pair of groups held to \"median regret at most the other's in every cell\" (how often identical samplers pass it by chance; e.g. -seeds 180 -self-groups 6 for groups of 30)")
 	flag.Parse()
 	wanted := func(name string) bool {
 		return *samplersFlag == "" || strings.Contains(","+*samplersFlag+",", ","+name+",")
@@ -164,6 +165,24 @@ func main() {
 				}
 				printRow(s, name, budget, optima[s.name], ours[key{s.name, name}], theirs[key{s.name, name}], *seeds)
 			}
+		}
+	}
+	if *selfGroups > 1 {
+		for _, name := range []string{"gp", "tpe", "nsga2", "random"} {
+			var cellSurfaces []surface
+			for _, s := range selected {
+				if len(ours[key{s.name, name}]) >= 2**selfGroups {
+					cellSurfaces = append(cellSurfaces, s)
+				}
+			}
+			if len(cellSurfaces) == 0 {
+				continue
+			}
+			bs := budgets
+			if name == "gp" {
+				bs = slices.DeleteFunc(slices.Clone(budgets), func(b int) bool { return b > gpBudget })
+			}
+			selfComparison(name, cellSurfaces, bs, ours, optima, *selfGroups)
 		}
 	}
 	if len(pairedGP.Results) > 0 {

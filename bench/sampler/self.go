@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/auto-tune-vllm/auto-tune-vllm/tune/stats"
+)
+
+// selfComparison holds each of our samplers to a criterion of the form
+// "median regret at most the other's in every cell (surface × budget)"
+// against itself: the seeds split into groups, and every ordered pair of
+// groups is compared as two samplers would be. Identical samplers with
+// different random streams should pass such a criterion only by chance;
+// how often they do says what one pass or failure against another sampler
+// is worth at that many seeds.
+func selfComparison(name string, selected []surface, budgets []int, ours map[key][][]trialRec, optima map[string]float64, groups int) {
+	size := len(ours[key{selected[0].name, name}]) / groups
+	type cell struct {
+		s      surface
+		budget int
+	}
+	var cells []cell
+	for _, s := range selected {
+		for _, b := range budgets {
+			cells = append(cells, cell{s, b})
+		}
+	}
+	// medians[g][c]: group g's median regret in cell c.
+	medians := make([][]float64, groups)
+	for g := range medians {
+		for _, c := range cells {
+			runs := ours[key{c.s.name, name}][g*size : (g+1)*size]
+			medians[g] = append(medians[g], stats.Median(shortfalls(runs, c.budget, c.s, optima[c.s.name])))
+		}
+	}
+	var passed []int // per ordered pair, the cells where the first is at most the second
+	all := 0
+	for a := range groups {
+		for b := range groups {
+			if a == b {
+				continue
+			}
+			n := 0
+			for c := range cells {
+				if medians[a][c] <= medians[b][c] {
+					n++
+				}
+			}
+			passed = append(passed, n)
+			if n == len(cells) {
+				all++
+			}
+		}
+	}
+	slices.Sort(passed)
+	var dist []string
+	for i := 0; i < len(passed); {
+		j := i
+		for j < len(passed) && passed[j] == passed[i] {
+			j++
+		}
+		dist = append(dist, fmt.Sprintf("%d cells: %d", passed[i], j-i))
+		i = j
+	}
+	fmt.Printf("\n## Our %s against itself: %d groups of %d seeds\n\n", name, groups, size)
+	fmt.Printf("Of the %d ordered pairs of groups, the first's median regret is at most the second's in every one of the %d cells in %d; cells where it is, per pair: median %.0f, %d to %d (%s).\n",
+		len(passed), len(cells), all, stats.Median(toFloats(passed)), passed[0], passed[len(passed)-1], strings.Join(dist, ", "))
+}
+
+func toFloats(v []int) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
