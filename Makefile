@@ -118,7 +118,8 @@ bench-gp-interop: build
 # port against (tune/sampler/gp/optuna_test.go), from the same torch venv;
 # commit the result.
 gp-golden:
-	gp_bin="$$(bench/sampler/gp-venv.sh)" && "$$gp_bin/python" scripts/gp-golden.py > tune/sampler/gp/testdata/optuna.json
+	gp_bin="$$(bench/sampler/gp-venv.sh)" && "$$gp_bin/python" scripts/gp-golden.py > tune/sampler/gp/testdata/optuna.json.tmp
+	mv tune/sampler/gp/testdata/optuna.json.tmp tune/sampler/gp/testdata/optuna.json
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^third_party/'))" || { gofmt -l .; exit 1; }

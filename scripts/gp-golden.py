@@ -31,6 +31,7 @@ import torch
 from optuna._gp import acqf, gp, optim_mixed, prior
 from optuna._gp import search_space as gpss
 from optuna._gp.qmc import sample_from_normal_sobol
+from optuna.study._multi_objective import _is_pareto_front
 
 MIN_NOISE = prior.DEFAULT_MINIMUM_NOISE_VAR
 
@@ -189,7 +190,10 @@ def multi_case(name, seed, n, cats, m):
     ehvi_acq = acqf.LogEHVI(gprs, space(cats), Yt, n_qmc_samples=128, qmc_seed=qmc_seed)
     with torch.no_grad():
         ehvi = ehvi_acq.eval_acqf(torch.from_numpy(Q))
-    ehvi_max = maxima(ehvi_acq, None)
+    # Warm starts as the GPSampler gives them: points of the front (here the
+    # first five, a fixed choice, where it picks five at random).
+    warm = X[_is_pareto_front(-Y, assume_unique_lexsorted=False)][:5]
+    ehvi_max = maxima(ehvi_acq, warm)
     return {
         "name": name,
         "categorical": [int(c) for c in cats],
@@ -205,6 +209,7 @@ def multi_case(name, seed, n, cats, m):
         "queries": Q.tolist(),
         "log_ehvi": ehvi.tolist(),
         "log_ehvi_maxima": ehvi_max,
+        "log_ehvi_warm": warm.tolist(),
     }
 
 

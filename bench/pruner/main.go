@@ -227,14 +227,24 @@ func doneBefore(runs []ran, r ran) []float64 {
 	return done
 }
 
+// judgeable is a trial a pruner could have stopped, with the values of the
+// trials completed when it was first judged.
+type judgeable struct {
+	ran
+	done []float64
+}
+
 // cuttable lists the trials of runs a pruner could have stopped: search
 // trials that ran past their first judged second with at least startup
 // trials completed by then.
-func cuttable(runs []ran) []ran {
-	var out []ran
+func cuttable(runs []ran) []judgeable {
+	var out []judgeable
 	for _, r := range runs {
-		if r.t.Kind() == study.Search && r.last > judgedAt && len(doneBefore(runs, r)) >= startup {
-			out = append(out, r)
+		if r.t.Kind() != study.Search || r.last <= judgedAt {
+			continue
+		}
+		if done := doneBefore(runs, r); len(done) >= startup {
+			out = append(out, judgeable{r, done})
 		}
 	}
 	return out
@@ -249,11 +259,10 @@ func cuttable(runs []ran) []ran {
 // the sampler); saved plus missed is the most the rule could save on it.
 // A pruned trial is taken to have been right: its end is not known.
 func missed(ts []study.Trial) float64 {
-	runs := ranTrials(ts)
 	out := 0.0
-	for _, r := range cuttable(runs) {
+	for _, r := range cuttable(ranTrials(ts)) {
 		pruned := stopped(r.t)
-		below := r.t.State == study.Complete && len(r.t.Values) == 1 && r.t.Values[0] < stats.Median(doneBefore(runs, r))
+		below := r.t.State == study.Complete && len(r.t.Values) == 1 && r.t.Values[0] < stats.Median(r.done)
 		if pruned || below {
 			out += r.last - judgedAt
 		}
@@ -263,8 +272,10 @@ func missed(ts []study.Trial) float64 {
 
 // ceiling is the most any pruner that waits as ours does (startup trials
 // completed, the warm-up steps run) could save on a study run without one:
-// every trial it could judge stopped at its first judged second. It bounds
-// what short benchmarks can save whatever the rule.
+// every trial it could judge stopped at its first judged second. A study
+// run with a pruner samples and schedules otherwise, so this bounds it only
+// roughly; what it shows is how little short benchmarks leave to save,
+// whatever the rule.
 func ceiling(ts []study.Trial) float64 {
 	out := 0.0
 	for _, r := range cuttable(ranTrials(ts)) {

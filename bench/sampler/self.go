@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -17,6 +18,12 @@ import (
 // is worth at that many seeds.
 func selfComparison(name string, selected []surface, budgets []int, ours map[key][][]trialRec, optima map[string]float64, groups int) {
 	size := len(ours[key{selected[0].name, name}]) / groups
+	for _, sf := range selected {
+		if n := len(ours[key{sf.name, name}]); n != size*groups {
+			fmt.Fprintf(os.Stderr, "-self-groups %d: %s has %d runs of %s, not a multiple of the groups; skipped\n", groups, name, n, sf.name)
+			return
+		}
+	}
 	type cell struct {
 		s      surface
 		budget int

@@ -104,6 +104,9 @@ type box struct{ lo, up []float64 }
 // optuna_test.go: 66 boxes, 31 once merged; Optuna's method gives 41), and
 // every box costs work at each of the many evaluations of EHVI.
 func mergeBoxes(boxes []box, m int) []box {
+	if len(boxes) < 2 {
+		return boxes
+	}
 	for merged := true; merged; {
 		merged = false
 		for k := 0; k < m; k++ {

@@ -77,14 +77,7 @@ func TestNonDominatedBoxesGiveTheImprovement(t *testing.T) {
 				for j := range y {
 					y[j] = 1.2*rng.Float64() - 0.15
 				}
-				got := 0.0
-				for b := range lower {
-					vol := 1.0
-					for j := range y {
-						vol *= math.Max(math.Min(y[j]-lower[b][j], width[b][j]), 0)
-					}
-					got += vol
-				}
+				got := improvement(y, lower, width)
 				want := hvExact(append(append([][]float64{}, Y...), y), ref) - base
 				if math.Abs(got-want) > 1e-9 {
 					t.Fatalf("m=%d n=%d: improvement of %v over %v: boxes give %g, want %g", tc.m, tc.n, y, Y, got, want)

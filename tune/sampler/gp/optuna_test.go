@@ -44,8 +44,9 @@ type golden struct {
 		BoxUpper      [][]float64 `json:"box_upper"`
 		Samples       [][]float64
 		Queries       [][]float64
-		LogEHVI       []float64 `json:"log_ehvi"`
-		LogEHVIMaxima []float64 `json:"log_ehvi_maxima"`
+		LogEHVI       []float64   `json:"log_ehvi"`
+		LogEHVIMaxima []float64   `json:"log_ehvi_maxima"`
+		LogEHVIWarm   [][]float64 `json:"log_ehvi_warm"`
 	}
 	Spaces []struct {
 		Name                     string
@@ -75,6 +76,24 @@ func loadGolden(t *testing.T) golden {
 	if len(g.Single) == 0 || len(g.Multi) == 0 || len(g.Spaces) == 0 {
 		t.Fatal("testdata/optuna.json has no cases")
 	}
+	// A key renamed on one side would leave a loop below checking nothing.
+	for _, c := range g.Single {
+		q := len(c.Queries)
+		if len(c.X) == 0 || len(c.Loss) == 0 || q == 0 || len(c.Mean) != q || len(c.Variance) != q || len(c.LogEI) != q || len(c.LogPI) != q || len(c.LogEIMaxima) == 0 || len(c.Map.InvSqLengthscales) == 0 {
+			t.Fatalf("testdata/optuna.json: case %q is missing values", c.Name)
+		}
+	}
+	for _, c := range g.Multi {
+		if len(c.X) == 0 || len(c.Fits) == 0 || len(c.BoxLower) == 0 || len(c.BoxUpper) != len(c.BoxLower) || len(c.Samples) == 0 ||
+			len(c.Queries) == 0 || len(c.LogEHVI) != len(c.Queries) || len(c.LogEHVIMaxima) == 0 || len(c.LogEHVIWarm) == 0 {
+			t.Fatalf("testdata/optuna.json: case %q is missing values", c.Name)
+		}
+	}
+	for _, s := range g.Spaces {
+		if len(s.Values) == 0 || len(s.Normalized) != len(s.Values) || len(s.U) == 0 || len(s.Rounded) != len(s.U) || len(s.Unnormalized) != len(s.U) {
+			t.Fatalf("testdata/optuna.json: space %q is missing values", s.Name)
+		}
+	}
 	return g
 }
 
@@ -96,8 +115,8 @@ func (f goldenFit) regressor(t *testing.T, cat []bool, X [][]float64, Y []float6
 }
 
 // The MAP fit's objective, the posterior and the acquisition functions give
-// Optuna's values to rounding; the fit itself ends no worse than Optuna's by
-// Optuna's own objective.
+// Optuna's values to rounding; the fit itself ends where Optuna's does, by
+// Optuna's own objective, to what its stopping rule leaves.
 func TestMatchesOptunaSingleObjective(t *testing.T) {
 	g := loadGolden(t)
 	for _, c := range g.Single {
@@ -123,9 +142,9 @@ func TestMatchesOptunaSingleObjective(t *testing.T) {
 			theta := append(logs(fit.InvSqLengthscales), math.Log(fit.Scale), math.Log(fit.Noise-MinimumNoise))
 			ours := p.lossGrad(theta, make([]float64, len(theta)))
 			t.Logf("MAP loss: ours %.6f, Optuna %.6f; scale %.4g vs %.4g, noise %.3g vs %.3g", ours, c.Map.Loss, fit.Scale, c.Map.Scale, fit.Noise, c.Map.Noise)
-			// scipy stops at a projected gradient of 1e-2, so the two fits
-			// may stop a little apart on the same optimum.
-			if ours > c.Map.Loss+1e-3 {
+			// Both stop at a gradient of 1e-2 (scipy's projected one), so
+			// they end a little apart on the same optimum: 1e-5 on this data.
+			if ours > c.Map.Loss+1e-4 {
 				t.Errorf("our MAP fit ends at a loss of %.6f, Optuna's at %.6f", ours, c.Map.Loss)
 			}
 
@@ -134,13 +153,13 @@ func TestMatchesOptunaSingleObjective(t *testing.T) {
 			pi := &LogPIAcq{GP: r, Threshold: c.LogPIThreshold}
 			for i, q := range c.Queries {
 				m, v := r.Posterior(q)
-				if !near(m, c.Mean[i], 1e-9) || !near(v, c.Variance[i], 1e-9) {
+				if !near(m, c.Mean[i], 1e-9) || math.Abs(v-c.Variance[i]) > 1e-9*c.Variance[i]+1e-15 {
 					t.Errorf("posterior at query %d: mean %.12g variance %.6g, Optuna %.12g %.6g", i, m, v, c.Mean[i], c.Variance[i])
 				}
-				if got := ei.Eval(q); !near(got, c.LogEI[i], 1e-7) {
+				if got := ei.Eval(q); !near(got, c.LogEI[i], 1e-9) {
 					t.Errorf("log EI at query %d: %.10g, Optuna %.10g", i, got, c.LogEI[i])
 				}
-				if got := pi.Eval(q); !near(got, c.LogPI[i], 1e-7) {
+				if got := pi.Eval(q); !near(got, c.LogPI[i], 1e-9) {
 					t.Errorf("log PI at query %d: %.10g, Optuna %.10g", i, got, c.LogPI[i])
 				}
 			}
@@ -212,9 +231,9 @@ func TestMatchesOptunaEHVI(t *testing.T) {
 					t.Errorf("reference point %v, Optuna %v (as losses)", ref, c.Reference)
 				}
 			}
-			// The boxes may cut the region no observed point dominates
-			// differently (ours slice along one objective at a time, which
-			// in three objectives can give more of them); what must agree is
+			// The boxes cut the region no observed point dominates
+			// differently from Optuna's (and into fewer, once merged: each
+			// costs work at every evaluation of EHVI); what must agree is
 			// the region, so the hypervolume any point would add.
 			lower, interval := nonDominatedBoxes(c.Y, ref)
 			theirs := make([][]float64, len(c.BoxLower))
@@ -227,7 +246,9 @@ func TestMatchesOptunaEHVI(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d boxes, Optuna %d", len(lower), len(c.BoxLower))
+			if len(lower) > len(c.BoxLower) {
+				t.Errorf("%d boxes where Optuna's decomposition has %d", len(lower), len(c.BoxLower))
+			}
 			rng := rand.New(rand.NewPCG(1, 2))
 			for range 2000 {
 				y := make([]float64, len(ref))
@@ -245,11 +266,11 @@ func TestMatchesOptunaEHVI(t *testing.T) {
 			}
 			a := newLogEHVI(gps, c.Y, c.Samples)
 			for i, q := range c.Queries {
-				if got := a.Eval(q); !near(got, c.LogEHVI[i], 1e-7) {
+				if got := a.Eval(q); !near(got, c.LogEHVI[i], 1e-9) {
 					t.Errorf("log EHVI at query %d: %.10g, Optuna %.10g", i, got, c.LogEHVI[i])
 				}
 			}
-			maximaAsGood(t, "log EHVI", a, goldenSpace(c.Categorical), nil, c.LogEHVIMaxima)
+			maximaAsGood(t, "log EHVI", a, goldenSpace(c.Categorical), c.LogEHVIWarm, c.LogEHVIMaxima)
 		})
 	}
 }
