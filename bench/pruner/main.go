@@ -167,7 +167,8 @@ func run(exe, keep string, seed, trials, seconds int, baseline bool, pruner stri
 			o.best = t.Values[0]
 		}
 	}
-	o.missed, o.ceiling = missed(ts), ceiling(ts)
+	cut := cuttable(ranTrials(ts))
+	o.missed, o.ceiling = missed(cut), ceiling(cut)
 	return o
 }
 
@@ -251,16 +252,16 @@ func cuttable(runs []ran) []judgeable {
 }
 
 // missed is what the median rule, with foresight, would also have cut on a
-// study run with the pruner: the benchmark seconds past the first judged
+// study run with the pruner (cut: its cuttable trials): the benchmark seconds past the first judged
 // second (judgedAt) of the trials that ended below the median of the
 // trials completed by then (at least startup of them) and of the trials
 // pruned later than that. Measured on the same run, as the studies with and
 // without the pruner soon sample apart (their trials' noise alone moves
 // the sampler); saved plus missed is the most the rule could save on it.
 // A pruned trial is taken to have been right: its end is not known.
-func missed(ts []study.Trial) float64 {
+func missed(cut []judgeable) float64 {
 	out := 0.0
-	for _, r := range cuttable(ranTrials(ts)) {
+	for _, r := range cut {
 		pruned := stopped(r.t)
 		below := r.t.State == study.Complete && len(r.t.Values) == 1 && r.t.Values[0] < stats.Median(r.done)
 		if pruned || below {
@@ -271,14 +272,15 @@ func missed(ts []study.Trial) float64 {
 }
 
 // ceiling is the most any pruner that waits as ours does (startup trials
-// completed, the warm-up steps run) could save on a study run without one:
+// completed, the warm-up steps run) could save on a study run without one
+// (cut: its cuttable trials):
 // every trial it could judge stopped at its first judged second. A study
 // run with a pruner samples and schedules otherwise, so this bounds it only
 // roughly; what it shows is how little short benchmarks leave to save,
 // whatever the rule.
-func ceiling(ts []study.Trial) float64 {
+func ceiling(cut []judgeable) float64 {
 	out := 0.0
-	for _, r := range cuttable(ranTrials(ts)) {
+	for _, r := range cut {
 		out += r.last - judgedAt
 	}
 	return out

@@ -61,7 +61,7 @@ func TestMissed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := missed(append(five(), c.extra)); got != c.want {
+			if got := missed(cuttable(ranTrials(append(five(), c.extra)))); got != c.want {
 				t.Errorf("missed = %v, want %v", got, c.want)
 			}
 		})
@@ -82,7 +82,7 @@ func TestCeiling(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := ceiling(append(five(), c.extra)); got != c.want {
+			if got := ceiling(cuttable(ranTrials(append(five(), c.extra)))); got != c.want {
 				t.Errorf("ceiling = %v, want %v", got, c.want)
 			}
 		})

@@ -169,20 +169,11 @@ func main() {
 	}
 	if *selfGroups > 1 {
 		for _, name := range []string{"gp", "tpe", "nsga2", "random"} {
-			var cellSurfaces []surface
-			for _, s := range selected {
-				if len(ours[key{s.name, name}]) >= 2**selfGroups {
-					cellSurfaces = append(cellSurfaces, s)
-				}
-			}
-			if len(cellSurfaces) == 0 {
-				continue
-			}
 			bs := budgets
 			if name == "gp" {
 				bs = slices.DeleteFunc(slices.Clone(budgets), func(b int) bool { return b > gpBudget })
 			}
-			selfComparison(name, cellSurfaces, bs, ours, optima, *selfGroups)
+			selfComparison(name, selected, bs, ours, optima, *selfGroups)
 		}
 	}
 	if len(pairedGP.Results) > 0 {

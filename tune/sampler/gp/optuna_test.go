@@ -14,7 +14,6 @@ import (
 // scripts/gp-golden.py (`make gp-golden`, in the torch virtualenv), so this
 // test needs neither Python nor torch.
 type golden struct {
-	Optuna string
 	Single []struct {
 		Name        string
 		Categorical []int
@@ -51,7 +50,7 @@ type golden struct {
 	Spaces []struct {
 		Name                     string
 		Low, High, Step          float64
-		Log, Int                 bool
+		Log                      bool
 		Values, Normalized       []float64
 		U, Rounded, Unnormalized []float64
 	}
